@@ -1,0 +1,161 @@
+//! The built-in kinds: the real Kubernetes API types from `k8s-openapi`, given [`Resource`].
+//!
+//! [`Object`] is a sum of every built-in kind, used where a value's kind is only known at run time
+//! (manifests, the API server's dispatch); [`builtin_types`] lists their [`TypeKey`]s.
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use crate::resource::{Resource, TypeKey};
+
+/// Gives a k8s-openapi type the [`Resource`] trait, reading identity from k8s-openapi's constants.
+macro_rules! builtin {
+    ($($ty:ty => $namespaced:expr),* $(,)?) => {
+        $(
+            impl Resource for $ty {
+                const GROUP: &'static str = <$ty as k8s_openapi::Resource>::GROUP;
+                const VERSION: &'static str = <$ty as k8s_openapi::Resource>::VERSION;
+                const KIND: &'static str = <$ty as k8s_openapi::Resource>::KIND;
+                const PLURAL: &'static str = <$ty as k8s_openapi::Resource>::URL_PATH_SEGMENT;
+                const NAMESPACED: bool = $namespaced;
+                fn meta(&self) -> &ObjectMeta { k8s_openapi::Metadata::metadata(self) }
+                fn meta_mut(&mut self) -> &mut ObjectMeta { k8s_openapi::Metadata::metadata_mut(self) }
+            }
+        )*
+    };
+}
+
+builtin! {
+    Namespace => false,
+    Node => false,
+    Pod => true,
+    Event => true,
+    ReplicaSet => true,
+    Deployment => true,
+    Lease => true,
+}
+
+/// One object of any built-in kind, typed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Object {
+    /// `v1 Namespace`
+    Namespace(Namespace),
+    /// `v1 Node`
+    Node(Node),
+    /// `v1 Pod`
+    Pod(Pod),
+    /// `v1 Event`
+    Event(Event),
+    /// `apps/v1 ReplicaSet`
+    ReplicaSet(ReplicaSet),
+    /// `apps/v1 Deployment`
+    Deployment(Deployment),
+    /// `coordination.k8s.io/v1 Lease`
+    Lease(Lease),
+}
+
+/// Applies `$body` to the typed value inside an [`Object`], whatever its kind.
+macro_rules! each_kind {
+    ($obj:expr, $v:ident => $body:expr) => {
+        match $obj {
+            Object::Namespace($v) => $body,
+            Object::Node($v) => $body,
+            Object::Pod($v) => $body,
+            Object::Event($v) => $body,
+            Object::ReplicaSet($v) => $body,
+            Object::Deployment($v) => $body,
+            Object::Lease($v) => $body,
+        }
+    };
+}
+
+/// Reports a typed value's [`TypeKey`] (a helper for [`each_kind`]).
+fn type_key_of<K: Resource>(_: &K) -> TypeKey {
+    K::type_key()
+}
+
+impl Object {
+    /// The run-time identity of this object's kind.
+    pub fn type_key(&self) -> TypeKey {
+        each_kind!(self, v => type_key_of(v))
+    }
+
+    /// The object's metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        each_kind!(self, v => v.meta())
+    }
+
+    /// The object's metadata, mutably.
+    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+        each_kind!(self, v => v.meta_mut())
+    }
+
+    /// The object as JSON, with `apiVersion` and `kind` set.
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        each_kind!(self, v => serde_json::to_value(v))
+    }
+
+    /// Reads an object of a built-in kind from JSON, choosing the kind by `apiVersion` and `kind`.
+    /// Returns `Ok(None)` when the pair names no built-in kind.
+    pub fn from_json(api_version: &str, kind: &str, value: serde_json::Value) -> Result<Option<Self>, serde_json::Error> {
+        let Some(t) = builtin_type(api_version, kind) else { return Ok(None) };
+        let obj = match t.kind.as_str() {
+            "Namespace" => Object::Namespace(serde_json::from_value(value)?),
+            "Node" => Object::Node(serde_json::from_value(value)?),
+            "Pod" => Object::Pod(serde_json::from_value(value)?),
+            "Event" => Object::Event(serde_json::from_value(value)?),
+            "ReplicaSet" => Object::ReplicaSet(serde_json::from_value(value)?),
+            "Deployment" => Object::Deployment(serde_json::from_value(value)?),
+            "Lease" => Object::Lease(serde_json::from_value(value)?),
+            _ => return Ok(None),
+        };
+        Ok(Some(obj))
+    }
+}
+
+/// The type keys of every built-in kind, in a stable order.
+pub fn builtin_types() -> Vec<TypeKey> {
+    vec![
+        Namespace::type_key(),
+        Node::type_key(),
+        Pod::type_key(),
+        Event::type_key(),
+        ReplicaSet::type_key(),
+        Deployment::type_key(),
+        Lease::type_key(),
+    ]
+}
+
+/// The built-in kind with this `apiVersion` and `kind`, if there is one.
+pub fn builtin_type(api_version: &str, kind: &str) -> Option<TypeKey> {
+    builtin_types().into_iter().find(|t| t.kind == kind && t.api_version() == api_version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_round_trip_through_json_by_api_version_and_kind() {
+        let json = serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}
+        });
+        let obj = Object::from_json("v1", "Namespace", json.clone()).unwrap().unwrap();
+        assert_eq!(obj.type_key(), Namespace::type_key());
+        assert_eq!(obj.meta().name.as_deref(), Some("team-a"));
+        assert_eq!(obj.to_json().unwrap(), json);
+    }
+
+    #[test]
+    fn unknown_kinds_and_wrong_versions_are_not_builtins() {
+        assert!(builtin_type("apps/v1", "Deployment").is_some());
+        assert!(builtin_type("v1", "Deployment").is_none());
+        assert!(builtin_type("example.com/v1", "Greeting").is_none());
+        assert!(Object::from_json("apps/v1beta1", "Deployment", serde_json::json!({})).unwrap().is_none());
+    }
+}

@@ -1,0 +1,100 @@
+//! The store's typed errors. Each maps to one Kubernetes `Status` reason and HTTP code.
+
+use capstan_core::{Invalid, ObjectKey, TypeKey};
+
+/// A store result.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such object (HTTP 404, reason NotFound).
+    #[error("{type_key} {key:?} not found")]
+    NotFound {
+        /// The kind.
+        type_key: TypeKey,
+        /// The object.
+        key: ObjectKey,
+    },
+    /// An object with this key exists already (409, AlreadyExists).
+    #[error("{type_key} {key:?} already exists")]
+    AlreadyExists {
+        /// The kind.
+        type_key: TypeKey,
+        /// The object.
+        key: ObjectKey,
+    },
+    /// A precondition (resourceVersion or uid) did not hold (409, Conflict).
+    #[error("operation cannot be fulfilled on {type_key} {key:?}: {message}")]
+    Conflict {
+        /// The kind.
+        type_key: TypeKey,
+        /// The object.
+        key: ObjectKey,
+        /// What did not match.
+        message: String,
+    },
+    /// The requested revision is older than the retained history, or a watcher fell too far behind
+    /// (410, Expired/Gone): relist and watch again from the list's revision.
+    #[error("too old resource version: {requested} (oldest retained: {oldest})")]
+    Gone {
+        /// The revision asked for.
+        requested: u64,
+        /// The oldest revision still retained.
+        oldest: u64,
+    },
+    /// Admission rejected the object (422, Invalid), with every failed field.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The request itself is malformed: undecodable object, bad selector, bad continue token (400).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The object is larger than the store accepts (413, RequestEntityTooLarge).
+    #[error("object {key:?} is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The object.
+        key: ObjectKey,
+        /// Its encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The operation did not complete in time (504, Timeout).
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The backend cannot serve now: closed, IO failure, lost connection (503, ServiceUnavailable).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// The HTTP status code the Kubernetes API uses for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::NotFound { .. } => 404,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
+            Self::Gone { .. } => 410,
+            Self::Invalid(_) => 422,
+            Self::BadRequest(_) => 400,
+            Self::TooLarge { .. } => 413,
+            Self::Timeout(_) => 504,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    /// The `Status.reason` the Kubernetes API uses for this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NotFound",
+            Self::AlreadyExists { .. } => "AlreadyExists",
+            Self::Conflict { .. } => "Conflict",
+            Self::Gone { .. } => "Expired",
+            Self::Invalid(_) => "Invalid",
+            Self::BadRequest(_) => "BadRequest",
+            Self::TooLarge { .. } => "RequestEntityTooLarge",
+            Self::Timeout(_) => "Timeout",
+            Self::Unavailable(_) => "ServiceUnavailable",
+        }
+    }
+}
