@@ -1,11 +1,15 @@
-//! capstan-store: the revisioned object store (placeholder until the store issue lands).
+//! capstan-store: the revisioned object store (under construction: see the store issue).
 
+pub mod api;
 pub mod error;
+pub mod journal;
 pub mod object;
 pub mod params;
 pub mod store;
 
+pub use api::{Api, Deleted, Event, ObjectList};
 pub use error::{Result, StoreError};
+pub use journal::{Journal, Record, Recovered};
 pub use object::{StoredObject, WatchEvent};
 pub use params::{DeleteParams, ListParams, ListResult, Preconditions, PropagationPolicy, Subresource, WatchParams};
 pub use store::{DeleteOutcome, Revision, Store, WatchStream};
