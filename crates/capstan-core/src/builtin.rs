@@ -102,8 +102,14 @@ impl Object {
 
     /// Reads an object of a built-in kind from JSON, choosing the kind by `apiVersion` and `kind`.
     /// Returns `Ok(None)` when the pair names no built-in kind.
-    pub fn from_json(api_version: &str, kind: &str, value: serde_json::Value) -> Result<Option<Self>, serde_json::Error> {
-        let Some(t) = builtin_type(api_version, kind) else { return Ok(None) };
+    pub fn from_json(
+        api_version: &str,
+        kind: &str,
+        value: serde_json::Value,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        let Some(t) = builtin_type(api_version, kind) else {
+            return Ok(None);
+        };
         let obj = match t.kind.as_str() {
             "Namespace" => Object::Namespace(serde_json::from_value(value)?),
             "Node" => Object::Node(serde_json::from_value(value)?),
@@ -133,7 +139,9 @@ pub fn builtin_types() -> Vec<TypeKey> {
 
 /// The built-in kind with this `apiVersion` and `kind`, if there is one.
 pub fn builtin_type(api_version: &str, kind: &str) -> Option<TypeKey> {
-    builtin_types().into_iter().find(|t| t.kind == kind && t.api_version() == api_version)
+    builtin_types()
+        .into_iter()
+        .find(|t| t.kind == kind && t.api_version() == api_version)
 }
 
 #[cfg(test)]
@@ -156,6 +164,10 @@ mod tests {
         assert!(builtin_type("apps/v1", "Deployment").is_some());
         assert!(builtin_type("v1", "Deployment").is_none());
         assert!(builtin_type("example.com/v1", "Greeting").is_none());
-        assert!(Object::from_json("apps/v1beta1", "Deployment", serde_json::json!({})).unwrap().is_none());
+        assert!(
+            Object::from_json("apps/v1beta1", "Deployment", serde_json::json!({}))
+                .unwrap()
+                .is_none()
+        );
     }
 }

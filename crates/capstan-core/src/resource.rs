@@ -73,7 +73,11 @@ pub trait Resource: Clone + Serialize + DeserializeOwned + Send + Sync + fmt::De
     fn object_key(&self) -> ObjectKey {
         let meta = self.meta();
         ObjectKey::new(
-            if Self::NAMESPACED { meta.namespace.clone().unwrap_or_default() } else { String::new() },
+            if Self::NAMESPACED {
+                meta.namespace.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
             meta.name.clone().unwrap_or_default(),
         )
     }
@@ -111,7 +115,11 @@ impl TypeKey {
 
     /// The `apiVersion` field value: `group/version`, or just `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 }
 
@@ -140,7 +148,10 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// A key from a namespace (empty for cluster-scoped) and a name.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { namespace: namespace.into(), name: name.into() }
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 
     /// A key for a cluster-scoped object.
@@ -152,7 +163,11 @@ impl ObjectKey {
 impl fmt::Display for ObjectKey {
     /// `namespace/name`, or `name` for cluster-scoped objects (as `kubectl` and client-go print keys).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.namespace.is_empty() { f.write_str(&self.name) } else { write!(f, "{}/{}", self.namespace, self.name) }
+        if self.namespace.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
     }
 }
 
@@ -165,7 +180,10 @@ mod tests {
     #[test]
     fn builtins_report_their_kubernetes_identity() {
         let d = Deployment::type_key();
-        assert_eq!((d.group.as_str(), d.version.as_str(), d.kind.as_str()), ("apps", "v1", "Deployment"));
+        assert_eq!(
+            (d.group.as_str(), d.version.as_str(), d.kind.as_str()),
+            ("apps", "v1", "Deployment")
+        );
         assert_eq!(d.plural, "deployments");
         assert!(d.namespaced);
         assert_eq!(d.api_version(), "apps/v1");
@@ -176,7 +194,11 @@ mod tests {
 
     #[test]
     fn object_keys_order_by_namespace_then_name_and_print_like_kubectl() {
-        let mut keys = vec![ObjectKey::new("b", "a"), ObjectKey::new("a", "z"), ObjectKey::cluster("m")];
+        let mut keys = vec![
+            ObjectKey::new("b", "a"),
+            ObjectKey::new("a", "z"),
+            ObjectKey::cluster("m"),
+        ];
         keys.sort();
         assert_eq!(keys[0], ObjectKey::cluster("m"));
         assert_eq!(keys[1].to_string(), "a/z");

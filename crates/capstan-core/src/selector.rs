@@ -69,7 +69,9 @@ impl LabelSelector {
     }
 
     /// Converts a structured `metav1.LabelSelector` (matchLabels + matchExpressions).
-    pub fn from_k8s(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> Result<Self, SelectorError> {
+    pub fn from_k8s(
+        sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    ) -> Result<Self, SelectorError> {
         let _ = sel;
         todo!("capstan-core helper")
     }

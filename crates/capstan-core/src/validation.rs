@@ -63,8 +63,18 @@ pub struct FieldError {
 
 impl FieldError {
     /// A new field error.
-    pub fn new(field: impl Into<String>, kind: FieldErrorType, value: Option<String>, detail: impl Into<String>) -> Self {
-        Self { field: field.into(), kind, value, detail: detail.into() }
+    pub fn new(
+        field: impl Into<String>,
+        kind: FieldErrorType,
+        value: Option<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            kind,
+            value,
+            detail: detail.into(),
+        }
     }
 
     /// `Required value` at `field`.

@@ -52,19 +52,31 @@ pub struct Api<K> {
 
 impl<K> Clone for Api<K> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), namespace: self.namespace.clone(), _kind: PhantomData }
+        Self {
+            store: self.store.clone(),
+            namespace: self.namespace.clone(),
+            _kind: PhantomData,
+        }
     }
 }
 
 impl<K: Resource> Api<K> {
     /// Objects of `K` in one namespace.
     pub fn namespaced(store: Arc<dyn Store>, namespace: &str) -> Self {
-        Self { store, namespace: Some(namespace.to_owned()), _kind: PhantomData }
+        Self {
+            store,
+            namespace: Some(namespace.to_owned()),
+            _kind: PhantomData,
+        }
     }
 
     /// Objects of `K` in every namespace (reads), or cluster-scoped objects.
     pub fn all(store: Arc<dyn Store>) -> Self {
-        Self { store, namespace: None, _kind: PhantomData }
+        Self {
+            store,
+            namespace: None,
+            _kind: PhantomData,
+        }
     }
 
     /// The store behind this handle.

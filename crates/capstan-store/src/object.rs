@@ -23,7 +23,13 @@ pub struct StoredObject {
 impl StoredObject {
     /// Wraps a JSON object written at `revision`. The caller (a backend) has already set metadata.
     pub fn new(type_key: TypeKey, key: ObjectKey, revision: Revision, json: serde_json::Value) -> Self {
-        Self { type_key, key, revision, json, typed: OnceLock::new() }
+        Self {
+            type_key,
+            key,
+            revision,
+            json,
+            typed: OnceLock::new(),
+        }
     }
 
     /// The kind.
@@ -53,8 +59,14 @@ impl StoredObject {
                 return Ok(k);
             }
         }
-        let decoded: K = serde_json::from_value(self.json.clone())
-            .map_err(|e| StoreError::BadRequest(format!("cannot decode {} {} as {}: {e}", self.type_key, self.key, K::KIND)))?;
+        let decoded: K = serde_json::from_value(self.json.clone()).map_err(|e| {
+            StoreError::BadRequest(format!(
+                "cannot decode {} {} as {}: {e}",
+                self.type_key,
+                self.key,
+                K::KIND
+            ))
+        })?;
         let arc = Arc::new(decoded);
         let _ = self.typed.set(arc.clone() as Arc<dyn Any + Send + Sync>);
         Ok(arc)

@@ -46,7 +46,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces an object, or its status. When `metadata.resourceVersion` is set it must equal the
     /// stored one (compare-and-swap), else `Conflict`.
-    async fn update(&self, type_key: &TypeKey, object: serde_json::Value, subresource: Subresource) -> Result<Arc<StoredObject>>;
+    async fn update(
+        &self,
+        type_key: &TypeKey,
+        object: serde_json::Value,
+        subresource: Subresource,
+    ) -> Result<Arc<StoredObject>>;
 
     /// Deletes an object, honouring preconditions, finalizers, pod grace periods and propagation.
     async fn delete(&self, type_key: &TypeKey, key: &ObjectKey, params: &DeleteParams) -> Result<DeleteOutcome>;

@@ -32,7 +32,11 @@ pub fn admit(new: &mut Object, old: Option<&Object>) -> Result<(), Invalid> {
 
 /// Defaults then validates an object given as JSON. For built-in kinds it decodes, admits and
 /// re-encodes in place; for other kinds it validates metadata only.
-pub fn admit_json(type_key: &TypeKey, new: &mut serde_json::Value, old: Option<&serde_json::Value>) -> Result<(), AdmissionError> {
+pub fn admit_json(
+    type_key: &TypeKey,
+    new: &mut serde_json::Value,
+    old: Option<&serde_json::Value>,
+) -> Result<(), AdmissionError> {
     let _ = (type_key, new, old);
     todo!("capstan-core helper")
 }
