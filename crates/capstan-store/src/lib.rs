@@ -1,6 +1,7 @@
 //! capstan-store: the revisioned object store (under construction: see the store issue).
 
 pub mod api;
+pub mod clock;
 pub mod error;
 pub mod journal;
 pub mod object;
