@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn object_keys_order_by_namespace_then_name_and_print_like_kubectl() {
-        let mut keys = vec![
+        let mut keys = [
             ObjectKey::new("b", "a"),
             ObjectKey::new("a", "z"),
             ObjectKey::cluster("m"),

@@ -2,6 +2,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+pub mod names;
+
 use crate::builtin::Object;
 use crate::resource::TypeKey;
 use crate::validation::Invalid;
