@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod durable;
 pub mod error;
 pub mod journal;
 pub mod object;
@@ -9,6 +10,7 @@ pub mod params;
 pub mod store;
 
 pub use api::{Api, Deleted, Event, ObjectList};
+pub use durable::RedbJournal;
 pub use error::{Result, StoreError};
 pub use journal::{Journal, Record, Recovered};
 pub use object::{StoredObject, WatchEvent};
