@@ -18,10 +18,10 @@ pub mod resource;
 pub mod selector;
 pub mod validation;
 
-pub use admission::{AdmissionError, admit, admit_json};
+pub use admission::{AdmissionError, admit, admit_json, validate, validate_metadata, validate_status};
 pub use builtin::{Object, builtin_type, builtin_types};
 pub use fields::{FieldSelector, FieldSelectorError};
-pub use manifest::{Document, ManifestError, parse_documents, parse_manifests};
+pub use manifest::{Document, ManifestError, parse_documents, parse_manifest_bytes, parse_manifests};
 pub use resource::{ObjectKey, Resource, TypeKey};
 pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
 pub use validation::{FieldError, FieldErrorType, Invalid};
