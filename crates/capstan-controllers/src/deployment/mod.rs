@@ -4,7 +4,12 @@
 //!
 //! Claiming RSs is [`crate::ownership::claim`] (the Deployment claims RSs only, B.13).
 
+pub mod cleanup;
 pub mod fields;
 pub mod hash;
 pub mod math;
+pub mod recreate;
 pub mod revisions;
+pub mod rollback;
+pub mod rolling;
+pub mod status;
