@@ -2,6 +2,7 @@
 //! form of an object is decoded at most once per revision and then shared too.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use capstan_core::{ObjectKey, Resource, TypeKey};
@@ -13,23 +14,40 @@ use crate::store::Revision;
 /// [`revision`](Self::revision)) and a lazily decoded typed form.
 #[derive(Debug)]
 pub struct StoredObject {
-    type_key: TypeKey,
+    type_key: Arc<TypeKey>,
     key: ObjectKey,
     revision: Revision,
     json: serde_json::Value,
     typed: OnceLock<Arc<dyn Any + Send + Sync>>,
+    labels: OnceLock<BTreeMap<String, String>>,
 }
 
 impl StoredObject {
     /// Wraps a JSON object written at `revision`. The caller (a backend) has already set metadata.
     pub fn new(type_key: TypeKey, key: ObjectKey, revision: Revision, json: serde_json::Value) -> Self {
+        Self::with_shared_type(Arc::new(type_key), key, revision, json)
+    }
+
+    /// Like [`new`](Self::new), sharing the kind with other objects of the same kind.
+    pub fn with_shared_type(
+        type_key: Arc<TypeKey>,
+        key: ObjectKey,
+        revision: Revision,
+        json: serde_json::Value,
+    ) -> Self {
         Self {
             type_key,
             key,
             revision,
             json,
             typed: OnceLock::new(),
+            labels: OnceLock::new(),
         }
+    }
+
+    /// The kind, shared.
+    pub(crate) fn shared_type_key(&self) -> &Arc<TypeKey> {
+        &self.type_key
     }
 
     /// The kind.
@@ -52,12 +70,33 @@ impl StoredObject {
         &self.json
     }
 
+    /// `metadata.labels`, read from the JSON once and then shared (selectors match against it).
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        self.labels.get_or_init(|| {
+            self.json
+                .get("metadata")
+                .and_then(|m| m.get("labels"))
+                .and_then(|l| l.as_object())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// A `metadata` string field (`uid`, `name`, `creationTimestamp`, ...), when present.
+    pub fn meta_str(&self, field: &str) -> Option<&str> {
+        self.json.get("metadata")?.get(field)?.as_str()
+    }
+
     /// The object decoded as `K`. Decoded once per stored revision and shared by every caller.
     pub fn typed<K: Resource>(&self) -> Result<Arc<K>> {
-        if let Some(any) = self.typed.get() {
-            if let Ok(k) = Arc::clone(any).downcast::<K>() {
-                return Ok(k);
-            }
+        if let Some(any) = self.typed.get()
+            && let Ok(k) = Arc::clone(any).downcast::<K>()
+        {
+            return Ok(k);
         }
         let decoded: K = serde_json::from_value(self.json.clone()).map_err(|e| {
             StoreError::BadRequest(format!(
