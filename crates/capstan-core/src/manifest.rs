@@ -5,6 +5,9 @@
 //! [`Document`] (its index, start line and JSON value); [`parse_manifests`] then types each one by
 //! `apiVersion` and `kind` into an [`Object`]. A `v1 List` document contributes its `items`.
 //!
+//! Scalars follow YAML 1.2's core schema: only `true`/`false` are booleans, so `app: y` or
+//! `country: no` stay strings (YAML 1.1's `yes`/`no`/`on`/`off`/`y`/`n` booleans are not inferred).
+//!
 //! # Limits
 //! Input is untrusted, so parsing is bounded; going past a limit is a [`ManifestError`], never a
 //! panic or unbounded memory:
@@ -150,6 +153,7 @@ fn yaml_options() -> serde_saphyr::Options {
             max_documents: 1,
         },
         with_snippet: false,
+        strict_booleans: true,
     }
 }
 
