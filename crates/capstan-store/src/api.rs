@@ -246,15 +246,19 @@ impl<K: Resource> Api<K> {
             let current = self.store.get(&type_key, &key).await?;
             let mut json = current.json().clone();
             merge_patch(&mut json, patch);
-            if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-                let rv = precondition.clone().unwrap_or_else(|| current.revision().to_string());
-                meta.insert("resourceVersion".into(), serde_json::Value::String(rv));
-                // The patched object keeps its identity whatever the patch says.
-                meta.insert("name".into(), serde_json::Value::String(key.name.clone()));
-                if K::NAMESPACED {
-                    meta.insert("namespace".into(), serde_json::Value::String(key.namespace.clone()));
-                }
+            let meta = json
+                .get_mut("metadata")
+                .and_then(|m| m.as_object_mut())
+                .ok_or_else(|| StoreError::BadRequest("the patch removes metadata".into()))?;
+            let name = meta.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+            let namespace = meta.get("namespace").and_then(|n| n.as_str()).unwrap_or_default();
+            if name != key.name || (K::NAMESPACED && namespace != key.namespace) {
+                return Err(StoreError::BadRequest(format!(
+                    "the patch changes the object's name or namespace ({namespace}/{name}), which are immutable ({key})"
+                )));
             }
+            let rv = precondition.clone().unwrap_or_else(|| current.revision().to_string());
+            meta.insert("resourceVersion".into(), serde_json::Value::String(rv));
             match self.store.update(&type_key, json, subresource).await {
                 Err(StoreError::Conflict { .. }) if precondition.is_none() && attempt < MAX_PATCH_ATTEMPTS => {
                     tracing::debug!(%key, attempt, "patch conflicted; retrying on the latest object");
