@@ -13,7 +13,9 @@
 //! Whitespace around tokens is ignored. Keys are qualified names (`prefix/name`, prefix a DNS-1123
 //! subdomain, name at most 63 characters of alphanumerics, `-`, `_`, `.`), values are empty or at most
 //! 63 such characters. Requirements keep the order they were written in, so
-//! `LabelSelector::parse(&s.to_string()) == Ok(s)` for every valid selector `s`.
+//! `LabelSelector::parse(&s.to_string()) == Ok(s)` for every valid selector `s`, with one exception
+//! the string form cannot express (in Kubernetes either): an `in`/`notin` set whose only value is the
+//! empty string, which formats as `k in ()`, an error.
 //!
 //! ```
 //! use std::collections::BTreeMap;
