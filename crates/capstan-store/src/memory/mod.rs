@@ -21,6 +21,8 @@ mod watch;
 mod write;
 
 #[cfg(test)]
+mod journal_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
