@@ -145,3 +145,23 @@ proptest! {
         }
     }
 }
+
+fn field_requirement() -> impl Strategy<Value = capstan_core::fields::FieldRequirement> {
+    (
+        "[a-z][a-zA-Z]{0,6}(\\.[a-z][a-zA-Z]{0,6}){0,2}",
+        any::<bool>(),
+        "[a-zA-Z0-9,=!\\\\ .-]{0,8}".prop_map(|v| v.trim().to_owned()),
+    )
+        .prop_map(|(field, equals, value)| capstan_core::fields::FieldRequirement { field, equals, value })
+}
+
+proptest! {
+    #[test]
+    fn field_selectors_round_trip_even_with_separators_in_values(
+        reqs in proptest::collection::vec(field_requirement(), 0..4)
+    ) {
+        let sel = capstan_core::FieldSelector { requirements: reqs };
+        let text = sel.to_string();
+        prop_assert_eq!(capstan_core::FieldSelector::parse(&text), Ok(sel), "text: {}", text);
+    }
+}
