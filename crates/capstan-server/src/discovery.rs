@@ -1,0 +1,272 @@
+//! The kinds the server serves and the discovery documents kubectl reads to find them (`/api`,
+//! `/apis`, `/api/v1`, `/apis/{group}/{version}`, `/version`).
+
+use capstan_core::TypeKey;
+use serde_json::{Value, json};
+
+/// Everything the server knows about one kind beyond its [`TypeKey`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceInfo {
+    /// The kind.
+    pub type_key: TypeKey,
+    /// Short names kubectl accepts (`po`, `deploy`, ...).
+    pub short_names: Vec<&'static str>,
+    /// Categories (`all`).
+    pub categories: Vec<&'static str>,
+    /// Whether the kind has a `status` subresource.
+    pub has_status: bool,
+    /// Whether the kind has a `scale` subresource (autoscaling/v1 Scale).
+    pub has_scale: bool,
+}
+
+impl ResourceInfo {
+    /// The lower-case singular name, e.g. `deployment`.
+    pub fn singular(&self) -> String {
+        self.type_key.kind.to_lowercase()
+    }
+
+    /// Describes a kind, choosing short names and subresources for the built-in ones.
+    pub fn for_type(type_key: TypeKey) -> Self {
+        let (short, cats, status, scale): (&[&'static str], &[&'static str], bool, bool) =
+            match (type_key.group.as_str(), type_key.kind.as_str()) {
+                ("", "Pod") => (&["po"], &["all"], true, false),
+                ("", "Namespace") => (&["ns"], &[], true, false),
+                ("", "Node") => (&["no"], &[], true, false),
+                ("", "Event") => (&["ev"], &[], false, false),
+                ("apps", "ReplicaSet") => (&["rs"], &["all"], true, true),
+                ("apps", "Deployment") => (&["deploy"], &["all"], true, true),
+                _ => (&[], &[], true, false),
+            };
+        Self {
+            type_key,
+            short_names: short.to_vec(),
+            categories: cats.to_vec(),
+            has_status: status,
+            has_scale: scale,
+        }
+    }
+}
+
+/// The set of kinds the server serves, looked up by group, version and plural.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    resources: Vec<ResourceInfo>,
+}
+
+impl Registry {
+    /// A registry of the given kinds.
+    pub fn new(types: impl IntoIterator<Item = TypeKey>) -> Self {
+        Self {
+            resources: types.into_iter().map(ResourceInfo::for_type).collect(),
+        }
+    }
+
+    /// A registry of Capstan's built-in kinds.
+    pub fn builtin() -> Self {
+        Self::new(capstan_core::builtin_types())
+    }
+
+    /// Every kind.
+    pub fn resources(&self) -> &[ResourceInfo] {
+        &self.resources
+    }
+
+    /// The kind served at `group/version/plural`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
+        self.resources
+            .iter()
+            .find(|r| r.type_key.group == group && r.type_key.version == version && r.type_key.plural == plural)
+    }
+
+    /// The kind with this `apiVersion` and `kind`.
+    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
+        self.resources
+            .iter()
+            .find(|r| r.type_key.kind == kind && r.type_key.api_version() == api_version)
+    }
+
+    /// Distinct `(group, version)` pairs of non-core groups, in first-seen order.
+    pub fn group_versions(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for r in &self.resources {
+            let gv = (r.type_key.group.clone(), r.type_key.version.clone());
+            if !gv.0.is_empty() && !out.contains(&gv) {
+                out.push(gv);
+            }
+        }
+        out
+    }
+
+    /// Whether the registry serves any kind in `group/version` (`""` for core).
+    pub fn serves(&self, group: &str, version: &str) -> bool {
+        self.resources
+            .iter()
+            .any(|r| r.type_key.group == group && r.type_key.version == version)
+    }
+}
+
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// `/version`.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "32",
+        "gitVersion": concat!("v1.32.0-capstan.", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "capstan",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "none",
+        "compiler": "rustc",
+        "platform": "linux/amd64",
+    })
+}
+
+/// `/api`: the core group's versions.
+pub fn api_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}],
+    })
+}
+
+/// `/apis`: every non-core group.
+pub fn api_group_list(registry: &Registry) -> Value {
+    let mut groups: Vec<Value> = Vec::new();
+    for (group, version) in registry.group_versions() {
+        let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+        if let Some(existing) = groups.iter_mut().find(|g| g["name"] == group.as_str()) {
+            if let Some(v) = existing["versions"].as_array_mut() {
+                v.push(gv);
+            }
+        } else {
+            groups.push(json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv}));
+        }
+    }
+    // Scale lives in autoscaling/v1; list it so clients resolving `scale` find the group.
+    if !groups.iter().any(|g| g["name"] == "autoscaling") {
+        let gv = json!({"groupVersion": "autoscaling/v1", "version": "v1"});
+        groups.push(json!({"name": "autoscaling", "versions": [gv.clone()], "preferredVersion": gv}));
+    }
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/apis/{group}`: one group.
+pub fn api_group(registry: &Registry, group: &str) -> Option<Value> {
+    let list = api_group_list(registry);
+    let found = list["groups"].as_array()?.iter().find(|g| g["name"] == group)?.clone();
+    let mut g = found;
+    g["kind"] = json!("APIGroup");
+    g["apiVersion"] = json!("v1");
+    Some(g)
+}
+
+/// `/api/v1` or `/apis/{group}/{version}`: the resources of one group version.
+pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+    let gv = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
+    if group == "autoscaling" && version == "v1" {
+        return Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": []}));
+    }
+    if !registry.serves(group, version) {
+        return None;
+    }
+    let mut resources = Vec::new();
+    for r in registry
+        .resources()
+        .iter()
+        .filter(|r| r.type_key.group == group && r.type_key.version == version)
+    {
+        let t = &r.type_key;
+        let mut main = json!({
+            "name": t.plural,
+            "singularName": r.singular(),
+            "namespaced": t.namespaced,
+            "kind": t.kind,
+            "verbs": VERBS,
+        });
+        if !r.short_names.is_empty() {
+            main["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            main["categories"] = json!(r.categories);
+        }
+        resources.push(main);
+        if r.has_status {
+            resources.push(json!({
+                "name": format!("{}/status", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "kind": t.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if r.has_scale {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_v1_lists_pods_with_short_names_and_the_all_category() {
+        let r = Registry::builtin();
+        let list = api_resource_list(&r, "", "v1").unwrap();
+        let pods = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "pods")
+            .unwrap();
+        assert_eq!(pods["shortNames"], json!(["po"]));
+        assert_eq!(pods["categories"], json!(["all"]));
+        assert_eq!(pods["namespaced"], json!(true));
+        assert_eq!(pods["singularName"], json!("pod"));
+    }
+
+    #[test]
+    fn apps_v1_deployments_have_a_scale_subresource_of_autoscaling_v1() {
+        let r = Registry::builtin();
+        let list = api_resource_list(&r, "apps", "v1").unwrap();
+        let scale = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "deployments/scale")
+            .unwrap();
+        assert_eq!(scale["group"], "autoscaling");
+        assert_eq!(scale["kind"], "Scale");
+    }
+
+    #[test]
+    fn unknown_group_versions_have_no_resource_list() {
+        assert!(api_resource_list(&Registry::builtin(), "example.com", "v1").is_none());
+        let groups = api_group_list(&Registry::builtin());
+        assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "apps"));
+    }
+}

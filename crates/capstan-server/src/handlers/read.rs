@@ -1,0 +1,120 @@
+//! GET: one object, a list (JSON or Table), or a watch.
+
+use capstan_core::{FieldSelector, LabelSelector, ObjectKey};
+use capstan_store::{ListParams, StoredObject};
+use http::Response;
+use serde_json::{Value, json};
+
+use super::{route_name, with_type};
+use crate::body::{ApiRequest, Body, json_response};
+use crate::router::ResourceRoute;
+use crate::server::ApiServer;
+use crate::status::ApiError;
+use crate::table::{self, IncludeObject};
+use crate::watch;
+
+/// The key of the object a route names.
+pub(crate) fn object_key(rr: &ResourceRoute) -> ObjectKey {
+    ObjectKey::new(rr.namespace.clone().unwrap_or_default(), route_name(rr))
+}
+
+/// Reads the object (or its status: the same document).
+pub async fn get(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
+    let t = &rr.info.type_key;
+    let obj = server
+        .store()
+        .get(t, &object_key(rr))
+        .await
+        .map_err(|e| ApiError::from_store(&e, t, route_name(rr)))?;
+    let v = with_type(rr, obj.json());
+    if table::wants_table(req.header("accept").unwrap_or("")) {
+        let rv = obj.revision().to_string();
+        let t = table::table(t, &[&v], &rv, IncludeObject::parse(req.q("includeObject")));
+        return Ok(json_response(200, &t));
+    }
+    Ok(json_response(200, &v))
+}
+
+/// Label and field selectors from the query.
+pub(crate) fn selectors(req: &ApiRequest) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    let labels = match req.q("labelSelector") {
+        Some(s) => LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        None => LabelSelector::default(),
+    };
+    let fields = match req.q("fieldSelector") {
+        Some(s) => FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        None => FieldSelector::default(),
+    };
+    Ok((labels, fields))
+}
+
+/// Whether the query asks for a watch.
+pub(crate) fn is_watch(req: &ApiRequest) -> bool {
+    matches!(req.q("watch"), Some("1" | "true" | "True"))
+}
+
+/// Lists, or watches when `watch=1`.
+pub async fn list_or_watch(
+    server: &ApiServer,
+    rr: &ResourceRoute,
+    req: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
+    if is_watch(req) {
+        return watch::watch(server, rr, req).await;
+    }
+    let t = &rr.info.type_key;
+    let (label_selector, field_selector) = selectors(req)?;
+    let limit = match req.q("limit") {
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as usize),
+            Ok(_) => None,
+            Err(_) => return Err(ApiError::bad_request(format!("invalid limit {l:?}"))),
+        },
+        None => None,
+    };
+    let params = ListParams {
+        namespace: rr.namespace.clone(),
+        label_selector,
+        field_selector,
+        limit,
+        continue_token: req.q("continue").map(str::to_owned),
+    };
+    let result = server
+        .store()
+        .list(t, &params)
+        .await
+        .map_err(|e| ApiError::from_store(&e, t, ""))?;
+    let rv = result.revision.to_string();
+    let items: Vec<Value> = result.items.iter().map(|o| with_type(rr, o.json())).collect();
+    if table::wants_table(req.header("accept").unwrap_or("")) {
+        let refs: Vec<&Value> = items.iter().collect();
+        let mut tbl = table::table(t, &refs, &rv, IncludeObject::parse(req.q("includeObject")));
+        if let Some(c) = &result.continue_token {
+            tbl["metadata"]["continue"] = json!(c);
+        }
+        return Ok(json_response(200, &tbl));
+    }
+    Ok(json_response(200, &list_document(rr, items, &rv, &result)))
+}
+
+fn list_document(rr: &ResourceRoute, items: Vec<Value>, rv: &str, result: &capstan_store::ListResult) -> Value {
+    let t = &rr.info.type_key;
+    let mut meta = json!({"resourceVersion": rv});
+    if let Some(c) = &result.continue_token {
+        meta["continue"] = json!(c);
+        if let Some(r) = result.remaining {
+            meta["remainingItemCount"] = json!(r);
+        }
+    }
+    json!({
+        "kind": format!("{}List", t.kind),
+        "apiVersion": t.api_version(),
+        "metadata": meta,
+        "items": items,
+    })
+}
+
+/// The JSON of a stored object with its type filled in.
+pub(crate) fn stored_json(rr: &ResourceRoute, o: &StoredObject) -> Value {
+    with_type(rr, o.json())
+}

@@ -1,0 +1,37 @@
+//! capstan-server: a Kubernetes-compatible HTTP API over any [`capstan_store::Store`].
+//!
+//! For whoever embeds Capstan's control plane behind real Kubernetes clients (kubectl, client-go,
+//! kube-rs, the Python client). Start with [`ApiServer`]: give it a store and a [`ServerConfig`], then
+//! call [`ApiServer::serve`] with a listener (and TLS from [`tls::TlsMaterial`]), or
+//! [`ApiServer::handle`] for one request in tests.
+//!
+//! It serves discovery (`/api`, `/apis`, `/api/v1`, `/apis/apps/v1`), `/version`, OpenAPI documents,
+//! CRUD, list and watch for every kind in its [`Registry`], the `status` and `scale` subresources,
+//! merge/JSON/strategic-merge patches, server-side Tables, and `Status` errors with Kubernetes' codes.
+//!
+//! ```
+//! use capstan_server::discovery::{Registry, api_resource_list};
+//! let core = api_resource_list(&Registry::builtin(), "", "v1").unwrap();
+//! assert!(core["resources"].as_array().unwrap().iter().any(|r| r["name"] == "pods"));
+//! ```
+#![warn(missing_docs)]
+// `ApiError` carries a Status' details by value; it is built once per failed request, never in a loop.
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
+pub mod body;
+pub mod discovery;
+pub mod handlers;
+pub mod openapi;
+pub mod patch;
+pub mod router;
+pub mod server;
+pub mod status;
+pub mod table;
+pub mod tls;
+pub mod watch;
+
+pub use discovery::Registry;
+pub use server::{ApiServer, DEFAULT_BODY_LIMIT, ServerConfig};
+pub use status::ApiError;
+pub use tls::TlsMaterial;

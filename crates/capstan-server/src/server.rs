@@ -1,0 +1,237 @@
+//! [`ApiServer`]: the request entry point (auth, body limit, routing) and the HTTP(S) serve loop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use capstan_store::Store;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as HttpBody;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+use crate::body::{ApiRequest, Body, error_response, json_response, parse_query};
+use crate::discovery::{self, Registry};
+use crate::router::{Route, route};
+use crate::status::ApiError;
+use crate::{auth, handlers, openapi};
+
+/// The default request body limit (3 MiB), as Kubernetes'.
+pub const DEFAULT_BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// How many non-watch requests may run at once before the server answers 429.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 400;
+
+/// Settings of an [`ApiServer`].
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The bearer token every request must carry; `None` disables authentication (tests only).
+    pub token: Option<String>,
+    /// The largest request body accepted (413 above).
+    pub body_limit: usize,
+    /// How many non-watch requests may run at once (429 above).
+    pub max_in_flight: usize,
+    /// The kinds served.
+    pub registry: Registry,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            registry: Registry::builtin(),
+        }
+    }
+}
+
+/// A Kubernetes-compatible API over a [`Store`].
+pub struct ApiServer {
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    in_flight: Semaphore,
+}
+
+impl ApiServer {
+    /// A server over `store`.
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        let in_flight = Semaphore::new(config.max_in_flight);
+        Self {
+            store,
+            config,
+            in_flight,
+        }
+    }
+
+    /// The store served.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The kinds served.
+    pub fn registry(&self) -> &Registry {
+        &self.config.registry
+    }
+
+    /// Serves one HTTP request of any body type.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let open = matches!(route(self.registry(), &path), Some(Route::Health));
+        if let Some(token) = &self.config.token {
+            let header = parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            if !open && !auth::authorized(header, token) {
+                return error_response(&ApiError::unauthorized());
+            }
+        }
+        if let Some(len) = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            && len > self.config.body_limit
+        {
+            return error_response(&ApiError::too_large(self.config.body_limit));
+        }
+        let bytes = match Limited::new(body, self.config.body_limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    return error_response(&ApiError::too_large(self.config.body_limit));
+                }
+                return error_response(&ApiError::bad_request(format!("could not read the request body: {e}")));
+            }
+        };
+        let req = ApiRequest {
+            method: parts.method,
+            query: parse_query(parts.uri.query()),
+            path,
+            headers: parts.headers,
+            body: bytes,
+        };
+        let watching = handlers::read::is_watch(&req);
+        let _permit = if watching {
+            None
+        } else {
+            match self.in_flight.try_acquire() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return error_response(&ApiError::new(
+                        429,
+                        "TooManyRequests",
+                        "too many requests in flight, please try again later",
+                    ));
+                }
+            }
+        };
+        let method = req.method.clone();
+        let resp = self.dispatch(req).await;
+        tracing::debug!(%method, path = %parts.uri.path(), status = resp.status().as_u16(), "request");
+        resp
+    }
+
+    async fn dispatch(&self, req: ApiRequest) -> Response<Body> {
+        let Some(r) = route(self.registry(), &req.path) else {
+            return error_response(&ApiError::path_not_found());
+        };
+        let is_get = req.method == http::Method::GET;
+        let doc = match r {
+            Route::Resource(rr) => return handlers::resource(self, &rr, req).await,
+            _ if !is_get => return error_response(&ApiError::method_not_allowed(req.method.as_str())),
+            Route::Health => {
+                let mut resp = Response::new(crate::body::full("ok"));
+                resp.headers_mut()
+                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+                return resp;
+            }
+            Route::Version => Some(discovery::version()),
+            Route::CoreVersions => Some(discovery::api_versions()),
+            Route::Groups => Some(discovery::api_group_list(self.registry())),
+            Route::Group(g) => discovery::api_group(self.registry(), &g),
+            Route::ResourceList { group, version } => discovery::api_resource_list(self.registry(), &group, &version),
+            Route::OpenApiV2 => Some(openapi::v2(self.registry())),
+            Route::OpenApiV3Root => Some(openapi::v3_root(self.registry())),
+            Route::OpenApiV3 { group, version } => openapi::v3(self.registry(), &group, &version),
+        };
+        match doc {
+            Some(d) => json_response(200, &d),
+            None => error_response(&ApiError::path_not_found()),
+        }
+    }
+
+    /// Serves connections from `listener` (TLS when `tls` is given) until `shutdown` completes,
+    /// then stops accepting and gives open connections up to five seconds to finish.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let acceptor = tls.map(TlsAcceptor::from);
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let server = Arc::clone(&self);
+            let acceptor = acceptor.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let server = Arc::clone(&server);
+                    async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                });
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let result = match acceptor {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(tls) => {
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(tls), service).into_owned())
+                                .await
+                        }
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                    },
+                    None => {
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(stream), service).into_owned())
+                            .await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        tokio::select! {
+            biased;
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => tracing::info!("closing connections still open after 5s"),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Server-side `Table` output (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`): the columns
+//! `kubectl get` prints for each kind, with `-o wide` columns at priority 1.
+
+use std::time::Duration;
+
+use capstan_core::TypeKey;
+use capstan_core::k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+
+/// What a table row carries besides its cells (`includeObject`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IncludeObject {
+    /// No object.
+    None,
+    /// The object's metadata as `PartialObjectMetadata` (the default).
+    #[default]
+    Metadata,
+    /// The whole object.
+    Object,
+}
+
+impl IncludeObject {
+    /// Reads the `includeObject` query parameter.
+    pub fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("None") => Self::None,
+            Some("Object") => Self::Object,
+            _ => Self::Metadata,
+        }
+    }
+}
+
+/// Whether an `Accept` header asks for a Table.
+pub fn wants_table(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
+}
+
+type Cell = fn(&Value) -> Value;
+
+fn columns(type_key: &TypeKey) -> Vec<(&'static str, &'static str, u8, Cell)> {
+    match (type_key.group.as_str(), type_key.kind.as_str()) {
+        ("", "Pod") => vec![
+            ("Name", "string", 0, name),
+            ("Ready", "string", 0, pod_ready),
+            ("Status", "string", 0, pod_status),
+            ("Restarts", "string", 0, pod_restarts),
+            ("Age", "string", 0, age),
+            ("IP", "string", 1, |o| str_at(o, &["status", "podIP"], "<none>")),
+            ("Node", "string", 1, |o| str_at(o, &["spec", "nodeName"], "<none>")),
+        ],
+        ("apps", "Deployment") => vec![
+            ("Name", "string", 0, name),
+            ("Ready", "string", 0, |o| {
+                json!(format!(
+                    "{}/{}",
+                    int_at(o, &["status", "readyReplicas"]),
+                    int_at(o, &["spec", "replicas"])
+                ))
+            }),
+            ("Up-to-date", "integer", 0, |o| {
+                json!(int_at(o, &["status", "updatedReplicas"]))
+            }),
+            ("Available", "integer", 0, |o| {
+                json!(int_at(o, &["status", "availableReplicas"]))
+            }),
+            ("Age", "string", 0, age),
+            ("Containers", "string", 1, containers),
+            ("Images", "string", 1, images),
+            ("Selector", "string", 1, selector),
+        ],
+        ("apps", "ReplicaSet") => vec![
+            ("Name", "string", 0, name),
+            ("Desired", "integer", 0, |o| json!(int_at(o, &["spec", "replicas"]))),
+            ("Current", "integer", 0, |o| json!(int_at(o, &["status", "replicas"]))),
+            ("Ready", "integer", 0, |o| {
+                json!(int_at(o, &["status", "readyReplicas"]))
+            }),
+            ("Age", "string", 0, age),
+            ("Containers", "string", 1, containers),
+            ("Images", "string", 1, images),
+            ("Selector", "string", 1, selector),
+        ],
+        ("", "Namespace") => vec![
+            ("Name", "string", 0, name),
+            ("Status", "string", 0, |o| str_at(o, &["status", "phase"], "Active")),
+            ("Age", "string", 0, age),
+        ],
+        ("", "Node") => vec![
+            ("Name", "string", 0, name),
+            ("Status", "string", 0, node_status),
+            ("Roles", "string", 0, |_| json!("<none>")),
+            ("Age", "string", 0, age),
+            ("Version", "string", 0, |o| {
+                str_at(o, &["status", "nodeInfo", "kubeletVersion"], "")
+            }),
+        ],
+        ("", "Event") => vec![
+            ("Last Seen", "string", 0, |o| {
+                let t = o["lastTimestamp"].as_str().or(o["eventTime"].as_str());
+                json!(t.map(human_since).unwrap_or_else(|| "<unknown>".into()))
+            }),
+            ("Type", "string", 0, |o| str_at(o, &["type"], "")),
+            ("Reason", "string", 0, |o| str_at(o, &["reason"], "")),
+            ("Object", "string", 0, |o| {
+                let kind = o["involvedObject"]["kind"].as_str().unwrap_or("").to_lowercase();
+                json!(format!("{kind}/{}", o["involvedObject"]["name"].as_str().unwrap_or("")))
+            }),
+            ("Message", "string", 0, |o| str_at(o, &["message"], "")),
+        ],
+        ("coordination.k8s.io", "Lease") => vec![
+            ("Name", "string", 0, name),
+            ("Holder", "string", 0, |o| str_at(o, &["spec", "holderIdentity"], "")),
+            ("Age", "string", 0, age),
+        ],
+        _ => vec![("Name", "string", 0, name), ("Age", "string", 0, age)],
+    }
+}
+
+/// Renders objects as a `meta.k8s.io/v1` Table.
+pub fn table(type_key: &TypeKey, objects: &[&Value], resource_version: &str, include: IncludeObject) -> Value {
+    let cols = columns(type_key);
+    let defs: Vec<Value> = cols
+        .iter()
+        .map(|(n, ty, prio, _)| {
+            let format = if *n == "Name" { "name" } else { "" };
+            json!({"name": n, "type": ty, "format": format, "description": "", "priority": prio})
+        })
+        .collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let cells: Vec<Value> = cols.iter().map(|(_, _, _, f)| f(o)).collect();
+            let mut row = json!({"cells": cells});
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => {
+                    row["object"] = json!({
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": o.get("metadata").cloned().unwrap_or(json!({})),
+                    });
+                }
+                IncludeObject::Object => row["object"] = (*o).clone(),
+            }
+            row
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": defs,
+        "rows": rows,
+    })
+}
+
+fn str_at(o: &Value, path: &[&str], default: &str) -> Value {
+    let mut cur = o;
+    for p in path {
+        cur = &cur[*p];
+    }
+    json!(cur.as_str().filter(|s| !s.is_empty()).unwrap_or(default))
+}
+
+fn int_at(o: &Value, path: &[&str]) -> i64 {
+    let mut cur = o;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_i64().unwrap_or(0)
+}
+
+fn name(o: &Value) -> Value {
+    json!(o["metadata"]["name"].as_str().unwrap_or(""))
+}
+
+fn age(o: &Value) -> Value {
+    json!(match o["metadata"]["creationTimestamp"].as_str() {
+        Some(t) => human_since(t),
+        None => "<unknown>".into(),
+    })
+}
+
+fn pod_ready(o: &Value) -> Value {
+    let total = o["spec"]["containers"].as_array().map_or(0, Vec::len);
+    let ready = o["status"]["containerStatuses"]
+        .as_array()
+        .map_or(0, |cs| cs.iter().filter(|c| c["ready"].as_bool() == Some(true)).count());
+    json!(format!("{ready}/{total}"))
+}
+
+fn pod_status(o: &Value) -> Value {
+    if o["metadata"]["deletionTimestamp"].is_string() {
+        return json!("Terminating");
+    }
+    let waiting = o["status"]["containerStatuses"].as_array().and_then(|cs| {
+        cs.iter()
+            .find_map(|c| c["state"]["waiting"]["reason"].as_str().filter(|r| !r.is_empty()))
+    });
+    if let Some(reason) = o["status"]["reason"].as_str().or(waiting) {
+        return json!(reason);
+    }
+    str_at(o, &["status", "phase"], "Pending")
+}
+
+fn pod_restarts(o: &Value) -> Value {
+    let n: i64 = o["status"]["containerStatuses"]
+        .as_array()
+        .map_or(0, |cs| cs.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum());
+    json!(n.to_string())
+}
+
+fn node_status(o: &Value) -> Value {
+    let ready = o["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .map(|c| c["status"] == "True");
+    let mut s = if ready == Some(true) { "Ready" } else { "NotReady" }.to_owned();
+    if o["spec"]["unschedulable"].as_bool() == Some(true) {
+        s.push_str(",SchedulingDisabled");
+    }
+    json!(s)
+}
+
+fn template_containers(o: &Value) -> Vec<&Value> {
+    o["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+fn containers(o: &Value) -> Value {
+    let names: Vec<&str> = template_containers(o)
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    json!(names.join(","))
+}
+
+fn images(o: &Value) -> Value {
+    let names: Vec<&str> = template_containers(o)
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .collect();
+    json!(names.join(","))
+}
+
+fn selector(o: &Value) -> Value {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(m) = o["spec"]["selector"]["matchLabels"].as_object() {
+        parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
+    }
+    if let Some(exprs) = o["spec"]["selector"]["matchExpressions"].as_array() {
+        for e in exprs {
+            let vals: Vec<&str> = e["values"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let key = e["key"].as_str().unwrap_or("");
+            parts.push(match e["operator"].as_str().unwrap_or("") {
+                "In" => format!("{key} in ({})", vals.join(",")),
+                "NotIn" => format!("{key} notin ({})", vals.join(",")),
+                "Exists" => key.to_owned(),
+                _ => format!("!{key}"),
+            });
+        }
+    }
+    json!(if parts.is_empty() {
+        "<none>".to_owned()
+    } else {
+        parts.join(",")
+    })
+}
+
+fn human_since(t: &str) -> String {
+    match t.parse::<Timestamp>() {
+        Ok(ts) => human_duration(capstan_store::clock::since(ts)),
+        Err(_) => "<unknown>".into(),
+    }
+}
+
+/// Formats a duration as kubectl does for AGE: `45s`, `3m20s`, `25m`, `5h3m`, `3d4h`, `40d`, `2y`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (m, h, days) = (s / 60, s / 3600, s / 86_400);
+    if s < 120 {
+        format!("{s}s")
+    } else if m < 10 {
+        if s.is_multiple_of(60) {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        }
+    } else if m < 180 {
+        format!("{m}m")
+    } else if h < 8 {
+        if m.is_multiple_of(60) {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
+    } else if h < 48 {
+        format!("{h}h")
+    } else if h < 24 * 8 {
+        if h.is_multiple_of(24) {
+            format!("{days}d")
+        } else {
+            format!("{days}d{}h", h % 24)
+        }
+    } else if days < 365 * 2 {
+        format!("{days}d")
+    } else if days < 365 * 8 {
+        format!("{}y{}d", days / 365, days % 365)
+    } else {
+        format!("{}y", days / 365)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let f = |s| human_duration(Duration::from_secs(s));
+        assert_eq!(f(5), "5s");
+        assert_eq!(f(200), "3m20s");
+        assert_eq!(f(1500), "25m");
+        assert_eq!(f(5 * 3600 + 180), "5h3m");
+        assert_eq!(f(30 * 3600), "30h");
+        assert_eq!(f(3 * 86_400 + 4 * 3600), "3d4h");
+        assert_eq!(f(40 * 86_400), "40d");
+    }
+
+    #[test]
+    fn pod_table_has_kubectl_columns_and_wide_ones_at_priority_one() {
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "containerStatuses": [{"ready": true, "restartCount": 2}, {"ready": false, "restartCount": 1}]}});
+        let t = table(
+            &TypeKey::new("", "v1", "Pod", "pods", true),
+            &[&pod],
+            "7",
+            IncludeObject::Metadata,
+        );
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node"]);
+        assert_eq!(t["columnDefinitions"][5]["priority"], 1);
+        assert_eq!(t["rows"][0]["cells"][1], "1/2");
+        assert_eq!(t["rows"][0]["cells"][2], "Running");
+        assert_eq!(t["rows"][0]["cells"][3], "3");
+        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert!(wants_table(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        ));
+        assert!(!wants_table("application/json"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Watch over HTTP: newline-delimited JSON events (`{"type": "ADDED", "object": {...}}`) streamed in
+//! a chunked response until `timeoutSeconds` passes, the client leaves, or the store ends the stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use capstan_store::{ListParams, StoreError, WatchEvent, WatchParams};
+use futures::StreamExt;
+use http::{HeaderValue, Response, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::body::{ApiRequest, Body};
+use crate::handlers::read::{selectors, stored_json};
+use crate::router::ResourceRoute;
+use crate::server::ApiServer;
+use crate::status::ApiError;
+use crate::table::{self, IncludeObject};
+
+/// The longest watch the server holds open when the client names no timeout.
+pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// How one watch renders its events.
+#[derive(Clone, Debug)]
+struct Render {
+    rr: ResourceRoute,
+    table: Option<IncludeObject>,
+}
+
+impl Render {
+    fn object(&self, v: &Value) -> Value {
+        match self.table {
+            Some(include) => {
+                let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_owned();
+                table::table(&self.rr.info.type_key, &[v], &rv, include)
+            }
+            None => v.clone(),
+        }
+    }
+
+    fn line(&self, kind: &str, object: Value) -> Bytes {
+        let mut bytes = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        bytes.push(b'\n');
+        Bytes::from(bytes)
+    }
+
+    fn event(&self, ev: &WatchEvent) -> Bytes {
+        match ev {
+            WatchEvent::Added(o) => self.line("ADDED", self.object(&stored_json(&self.rr, o))),
+            WatchEvent::Modified(o) => self.line("MODIFIED", self.object(&stored_json(&self.rr, o))),
+            WatchEvent::Deleted(o) => self.line("DELETED", self.object(&stored_json(&self.rr, o))),
+            WatchEvent::Bookmark(rev) => {
+                let t = &self.rr.info.type_key;
+                let obj = match self.table {
+                    Some(_) => json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": {"resourceVersion": rev.to_string()}, "columnDefinitions": [], "rows": []}),
+                    None => json!({"kind": t.kind, "apiVersion": t.api_version(),
+                        "metadata": {"resourceVersion": rev.to_string()}}),
+                };
+                self.line("BOOKMARK", obj)
+            }
+        }
+    }
+
+    fn error(&self, err: &StoreError) -> Bytes {
+        let api = ApiError::from_store(err, &self.rr.info.type_key, "");
+        self.line("ERROR", api.to_status())
+    }
+}
+
+/// Starts a watch and returns the streaming response.
+pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
+    let t = rr.info.type_key.clone();
+    let (label_selector, field_selector) = selectors(req)?;
+    let timeout = match req.q("timeoutSeconds") {
+        Some(s) => Duration::from_secs(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?,
+        ),
+        None => DEFAULT_WATCH_TIMEOUT,
+    };
+    let render = Render {
+        rr: rr.clone(),
+        table: table::wants_table(req.header("accept").unwrap_or(""))
+            .then(|| IncludeObject::parse(req.q("includeObject"))),
+    };
+    let send_initial = req.q("sendInitialEvents") == Some("true");
+    let requested = match req.q("resourceVersion") {
+        None | Some("0") => None,
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+        ),
+    };
+    let mut initial: Vec<Bytes> = Vec::new();
+    let from = match requested {
+        Some(r) if !send_initial => r,
+        _ => {
+            let params = ListParams {
+                namespace: rr.namespace.clone(),
+                label_selector: label_selector.clone(),
+                field_selector: field_selector.clone(),
+                limit: None,
+                continue_token: None,
+            };
+            let list = server
+                .store()
+                .list(&t, &params)
+                .await
+                .map_err(|e| ApiError::from_store(&e, &t, ""))?;
+            initial.extend(list.items.iter().map(|o| render.event(&WatchEvent::Added(o.clone()))));
+            list.revision
+        }
+    };
+    let params = WatchParams {
+        namespace: rr.namespace.clone(),
+        label_selector,
+        field_selector,
+        from_revision: from,
+        bookmarks: req.q("allowWatchBookmarks") == Some("true"),
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let stream = server.store().watch(&t, &params).await;
+    tokio::spawn(async move {
+        for line in initial {
+            if tx.send(line).await.is_err() {
+                return;
+            }
+        }
+        let mut events = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(render.error(&e)).await;
+                return;
+            }
+        };
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                biased;
+                _ = tx.closed() => return,
+                _ = &mut deadline => return,
+                next = events.next() => match next {
+                    Some(Ok(ev)) => {
+                        if tx.send(render.event(&ev)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(render.error(&e)).await;
+                        return;
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
+    let frames = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    let mut resp = Response::new(StreamBody::new(frames).boxed_unsync());
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    Ok(resp)
+}
