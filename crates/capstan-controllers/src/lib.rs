@@ -22,6 +22,8 @@
 
 pub mod deployment;
 pub mod error;
+pub mod gc;
+pub mod nodeagent;
 pub mod ownership;
 pub mod replicaset;
 pub mod util;
