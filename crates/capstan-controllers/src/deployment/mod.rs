@@ -13,3 +13,4 @@ pub mod revisions;
 pub mod rollback;
 pub mod rolling;
 pub mod status;
+pub mod sync;
