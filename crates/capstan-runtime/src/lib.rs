@@ -21,25 +21,37 @@
 //!
 //! ```
 //! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use capstan_runtime::{Action, Context, Controller, Manager, ReconcileError, ReconcileRequest, Reconciler};
-//! use k8s_openapi::api::core::v1::Pod;
+//! use capstan_store::{Api, MemoryStore, Store};
+//! use k8s_openapi::api::core::v1::Namespace;
 //!
-//! /// Counts the pods it is told about.
-//! struct PodCounter;
+//! /// Counts the namespaces it is told about.
+//! struct NamespaceCounter(Arc<AtomicUsize>);
 //!
-//! #[async_trait::async_trait]
-//! impl Reconciler<Pod> for PodCounter {
-//!     async fn reconcile(&self, req: ReconcileRequest, ctx: &Context<Pod>) -> Result<Action, ReconcileError> {
-//!         let exists = ctx.cache().get(&req.key).is_some();
-//!         tracing::info!(pod = %req.key, exists, "reconciled");
+//! #[capstan_runtime::async_trait]
+//! impl Reconciler<Namespace> for NamespaceCounter {
+//!     async fn reconcile(&self, req: ReconcileRequest, ctx: &Context<Namespace>) -> Result<Action, ReconcileError> {
+//!         if ctx.cache().get(&req.key).is_some() {
+//!             self.0.fetch_add(1, Ordering::SeqCst);
+//!         }
 //!         Ok(Action::done())
 //!     }
 //! }
 //!
-//! # async fn demo(store: Arc<dyn capstan_store::Store>) -> capstan_runtime::Result<()> {
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let mut ns = Namespace::default();
+//! ns.metadata.name = Some("team-a".into());
+//! Api::<Namespace>::all(store.clone()).create(&ns).await?;
+//!
+//! let seen = Arc::new(AtomicUsize::new(0));
 //! let mgr = Manager::new(store);
-//! mgr.add(Controller::<Pod>::new().concurrency(2).reconcile(PodCounter));
+//! mgr.add(Controller::<Namespace>::new().concurrency(2).reconcile(NamespaceCounter(seen.clone())));
+//! // Run for one (paused-clock) second, then shut down gracefully.
 //! mgr.run(tokio::time::sleep(std::time::Duration::from_secs(1))).await?;
+//! assert_eq!(seen.load(Ordering::SeqCst), 1);
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
@@ -67,3 +79,10 @@ pub use manager::{Health, HealthReport, Manager};
 pub use metrics::{MetricsRegistry, ReconcileResult};
 pub use reconciler::{Action, ReconcileRequest, Reconciler};
 pub use source::{Predicate, controller_owner_key, controller_reference, predicate};
+
+/// Re-export of the `#[async_trait]` attribute that [`Reconciler`] implementations need, so a
+/// controller crate does not have to depend on `async-trait` itself.
+pub use async_trait::async_trait;
+/// Re-export of `serde`, for custom kinds in crates that do not depend on it directly (derive with
+/// `#[serde(crate = "capstan_runtime::serde")]`).
+pub use serde;
