@@ -153,11 +153,6 @@ pub fn api_group_list(registry: &Registry) -> Value {
             groups.push(json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv}));
         }
     }
-    // Scale lives in autoscaling/v1; list it so clients resolving `scale` find the group.
-    if !groups.iter().any(|g| g["name"] == "autoscaling") {
-        let gv = json!({"groupVersion": "autoscaling/v1", "version": "v1"});
-        groups.push(json!({"name": "autoscaling", "versions": [gv.clone()], "preferredVersion": gv}));
-    }
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -178,9 +173,6 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
     } else {
         format!("{group}/{version}")
     };
-    if group == "autoscaling" && version == "v1" {
-        return Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": []}));
-    }
     if !registry.serves(group, version) {
         return None;
     }

@@ -66,7 +66,11 @@ impl ApiError {
 
     /// 404 NotFound for a named object of a known kind.
     pub fn not_found(type_key: &TypeKey, name: &str) -> Self {
-        let mut e = Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(type_key)));
+        let mut e = Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", resource_qualified(type_key)),
+        );
         e.set_details(type_key, name);
         e
     }
@@ -139,7 +143,7 @@ impl ApiError {
                 let mut e = Self::new(
                     409,
                     "AlreadyExists",
-                    format!("{} \"{}\" already exists", qualified(type_key), key.name),
+                    format!("{} \"{}\" already exists", resource_qualified(type_key), key.name),
                 );
                 e.set_details(type_key, &key.name);
                 e
@@ -259,7 +263,7 @@ mod tests {
         let s = ApiError::not_found(&deployments(), "web").to_status();
         assert_eq!(s["code"], 404);
         assert_eq!(s["reason"], "NotFound");
-        assert_eq!(s["message"], "Deployment.apps \"web\" not found");
+        assert_eq!(s["message"], "deployments.apps \"web\" not found");
         assert_eq!(s["details"]["kind"], "deployments");
         assert_eq!(s["details"]["group"], "apps");
     }

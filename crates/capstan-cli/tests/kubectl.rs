@@ -1,0 +1,386 @@
+//! The real kubectl (v1.32, /usr/bin/kubectl) against `capstan up`: what a user types must work.
+//!
+//! Each test starts its own `capstan up --in-memory` on a free port with its own data directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+const MY_APP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: my-app
+  labels:
+    app: my-app
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: my-app
+  template:
+    metadata:
+      labels:
+        app: my-app
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+        env:
+        - name: MODE
+          value: blue
+";
+
+/// A running `capstan up` and its data directory.
+struct Cluster {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn up(data_dir: &Path, in_memory: bool) -> Child {
+    assert!(
+        Path::new(KUBECTL).exists(),
+        "these tests drive the real kubectl at {KUBECTL}"
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    cmd.arg("up")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if in_memory {
+        cmd.arg("--in-memory");
+    }
+    cmd.spawn().expect("start capstan up")
+}
+
+fn kubectl_at(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(KUBECTL)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")))
+        .output()
+        .expect("run kubectl")
+}
+
+fn wait_ready(kubeconfig: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if kubeconfig.exists() && kubectl_at(kubeconfig, &["get", "--raw", "/readyz"]).status.success() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "capstan up did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let child = up(dir.path(), true);
+        let c = Self { child, dir };
+        wait_ready(&c.kubeconfig());
+        c
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        kubectl_at(&self.kubeconfig(), args)
+    }
+
+    /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs kubectl expecting failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(!out.status.success(), "kubectl {args:?} should have failed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write manifest");
+        p.display().to_string()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn kubectl_lists_the_default_namespaces_and_reads_the_server_version() {
+    let c = Cluster::start();
+    let ns = c.ok(&["get", "ns"]);
+    assert!(ns.starts_with("NAME"), "{ns}");
+    assert!(ns.contains("default") && ns.contains("Active"), "{ns}");
+    assert!(ns.contains("kube-system"), "{ns}");
+    let version = c.ok(&["version"]);
+    assert!(version.contains("Server Version: v1.32"), "{version}");
+}
+
+#[test]
+fn kubectl_apply_creates_then_configures_after_an_edit() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    assert!(c.ok(&["apply", "-f", &f]).contains("deployment.apps/my-app created"));
+    assert!(c.ok(&["apply", "-f", &f]).contains("deployment.apps/my-app unchanged"));
+    let edited = c.write(
+        "my-app-2.yaml",
+        &MY_APP
+            .replace("nginx:1.25", "nginx:1.26")
+            .replace("replicas: 2", "replicas: 3"),
+    );
+    assert!(
+        c.ok(&["apply", "-f", &edited])
+            .contains("deployment.apps/my-app configured")
+    );
+    let got = c.ok(&[
+        "get",
+        "deploy",
+        "my-app",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value}",
+    ]);
+    assert_eq!(got, "3 nginx:1.26 blue");
+    let table = c.ok(&["get", "deploy"]);
+    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert!(table.contains("my-app") && table.contains("0/3"), "{table}");
+    let wide = c.ok(&["get", "deploy", "-o", "wide"]);
+    assert!(
+        wide.contains("IMAGES") && wide.contains("nginx:1.26") && wide.contains("app=my-app"),
+        "{wide}"
+    );
+    let yaml = c.ok(&["get", "deploy", "my-app", "-o", "yaml"]);
+    assert!(
+        yaml.contains("kind: Deployment") && yaml.contains("resourceVersion:"),
+        "{yaml}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&c.ok(&["get", "deploy", "-o", "json"])).expect("json list");
+    assert_eq!(json["items"][0]["metadata"]["name"], "my-app");
+    let rs = c.ok(&["get", "rs"]);
+    assert!(rs.is_empty() || rs.starts_with("NAME"), "{rs}");
+    c.ok(&["get", "pods", "-o", "wide"]);
+}
+
+#[test]
+fn kubectl_scale_set_image_patch_and_delete_change_the_deployment() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    c.ok(&["apply", "-f", &f]);
+    assert!(c.ok(&["scale", "deploy", "my-app", "--replicas=5"]).contains("scaled"));
+    assert_eq!(
+        c.ok(&["get", "deploy", "my-app", "-o", "jsonpath={.spec.replicas}"]),
+        "5"
+    );
+    c.ok(&["set", "image", "deploy/my-app", "web=nginx:1.27"]);
+    let image = c.ok(&[
+        "get",
+        "deploy",
+        "my-app",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, "nginx:1.27");
+    c.ok(&[
+        "patch",
+        "deploy",
+        "my-app",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":1}]"#,
+    ]);
+    c.ok(&[
+        "patch",
+        "deploy",
+        "my-app",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"tier":"web"}}}"#,
+    ]);
+    let got = c.ok(&[
+        "get",
+        "deploy",
+        "-l",
+        "tier=web",
+        "-o",
+        "jsonpath={.items[*].spec.replicas}",
+    ]);
+    assert_eq!(got, "1");
+    assert!(
+        c.ok(&["delete", "deploy", "my-app"])
+            .contains("deployment.apps \"my-app\" deleted")
+    );
+    let err = c.fails(&["get", "deploy", "my-app"]);
+    assert!(err.contains("NotFound"), "{err}");
+}
+
+#[test]
+fn a_selector_that_does_not_match_the_template_labels_is_refused_naming_the_selector() {
+    let c = Cluster::start();
+    let bad = MY_APP.replacen(
+        "      labels:\n        app: my-app",
+        "      labels:\n        app: other",
+        1,
+    );
+    assert_ne!(bad, MY_APP);
+    let f = c.write("bad.yaml", &bad);
+    let err = c.fails(&["apply", "-f", &f]);
+    assert!(err.contains("is invalid") && err.contains("selector"), "{err}");
+    assert!(c.kubectl(&["get", "deploy", "my-app"]).stdout.is_empty());
+}
+
+#[test]
+fn missing_objects_are_reported_as_not_found() {
+    let c = Cluster::start();
+    let err = c.fails(&["get", "deploy", "nope"]);
+    assert!(err.contains("Error from server (NotFound)"), "{err}");
+    assert!(err.contains("deployments.apps \"nope\" not found"), "{err}");
+}
+
+#[test]
+fn unknown_fields_are_refused_under_kubectls_default_strict_validation() {
+    let c = Cluster::start();
+    let f = c.write("typo.yaml", &MY_APP.replace("  replicas: 2", "  replica: 2"));
+    let err = c.fails(&["apply", "-f", &f]);
+    assert!(err.contains("unknown field \"spec.replica\""), "{err}");
+}
+
+#[test]
+fn server_dry_run_writes_nothing() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    assert!(
+        c.ok(&["apply", "--dry-run=server", "-f", &f])
+            .contains("server dry run")
+    );
+    assert!(c.fails(&["get", "deploy", "my-app"]).contains("NotFound"));
+}
+
+#[test]
+fn requests_with_a_wrong_token_are_unauthorized() {
+    let c = Cluster::start();
+    let err = c.fails(&["--token=wrong", "get", "ns"]);
+    assert!(
+        err.contains("Unauthorized") || err.contains("provide credentials"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kubectl_get_watch_prints_each_change_until_its_timeout() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    c.ok(&["apply", "-f", &f]);
+    let watcher = Command::new(KUBECTL)
+        .args(["get", "deploy", "-w", "--request-timeout=5s"])
+        .env("KUBECONFIG", c.kubeconfig())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl -w");
+    std::thread::sleep(Duration::from_millis(1500));
+    c.ok(&["scale", "deploy", "my-app", "--replicas=4"]);
+    let out = watcher.wait_with_output().expect("kubectl -w output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0/2"), "initial row missing: {text}");
+    assert!(text.contains("0/4"), "scaled row missing: {text}");
+}
+
+#[test]
+fn namespaces_can_be_created_and_objects_are_refused_in_missing_ones() {
+    let c = Cluster::start();
+    let ns = c.write(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n",
+    );
+    assert!(c.ok(&["apply", "-f", &ns]).contains("namespace/team-a created"));
+    assert!(c.ok(&["get", "ns", "team-a"]).contains("team-a"));
+    let f = c.write("my-app.yaml", MY_APP);
+    c.ok(&["apply", "-n", "team-a", "-f", &f]);
+    let all = c.ok(&["get", "deploy", "-A"]);
+    assert!(all.contains("team-a") && all.contains("my-app"), "{all}");
+    let err = c.fails(&["apply", "-n", "nowhere", "-f", &f]);
+    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+}
+
+#[test]
+fn capstan_cli_applies_gets_and_deletes_through_the_api() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    let capstan = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(c.kubeconfig())
+            .output()
+            .expect("run capstan")
+    };
+    let out = capstan(&["apply", "-f", &f]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deployment.apps/my-app created"));
+    let out = capstan(&["get", "deploy"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UP-TO-DATE") && text.contains("my-app"), "{text}");
+    let out = capstan(&["get", "deployment", "my-app", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["spec"]["replicas"], 2);
+    let out = capstan(&["delete", "deploy", "my-app"]);
+    assert!(out.status.success());
+    assert!(!capstan(&["get", "deploy", "my-app"]).status.success());
+}
+
+#[test]
+fn a_restart_on_the_same_data_dir_keeps_objects_token_and_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    let mut first = up(dir.path(), false);
+    wait_ready(&kubeconfig);
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kept\n").expect("write");
+    let out = kubectl_at(&kubeconfig, &["apply", "-f", &ns.display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = std::fs::read_to_string(dir.path().join("token")).expect("token");
+    let ca = std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca");
+    let term = Command::new("kill").arg("-TERM").arg(first.id().to_string()).status();
+    assert!(term.is_ok_and(|s| s.success()));
+    let status = first.wait().expect("wait for capstan up");
+    assert!(status.success(), "capstan up should exit cleanly on SIGTERM: {status}");
+
+    std::fs::remove_file(&kubeconfig).expect("remove kubeconfig");
+    let mut second = up(dir.path(), false);
+    wait_ready(&kubeconfig);
+    let out = kubectl_at(&kubeconfig, &["get", "ns", "kept"]);
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("token")).expect("token"), token);
+    assert_eq!(std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca"), ca);
+}
