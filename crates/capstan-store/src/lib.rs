@@ -70,7 +70,7 @@ pub mod patch;
 pub mod store;
 
 pub use api::{Api, Deleted, Event, ObjectList};
-pub use durable::RedbJournal;
+pub use durable::{DurableStore, RedbJournal};
 pub use error::{Result, StoreError};
 pub use journal::{Journal, Record, Recovered};
 pub use memory::{MemoryStore, StoreOptions};

@@ -98,6 +98,11 @@ impl RedbJournal {
         &self.inner.path
     }
 
+    /// How many handles share this journal's open file (it closes when the last one is dropped).
+    pub(crate) fn holders(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// Checks the layout version, or stamps it on a new file; refuses redb files of other programs.
     fn initialise(&self) -> Result<()> {
         let inner = &self.inner;

@@ -22,8 +22,12 @@
 
 pub(crate) mod codec;
 pub mod journal;
+mod store;
 
 pub use journal::RedbJournal;
+pub use store::DurableStore;
 
+#[cfg(test)]
+mod store_tests;
 #[cfg(test)]
 mod tests;
