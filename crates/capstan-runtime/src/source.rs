@@ -11,7 +11,7 @@ use capstan_core::{ObjectKey, Resource};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use crate::expectations::Expectations;
-use crate::informer::{Change, InformerSet};
+use crate::informer::{Change, InformerSet, Origin};
 
 /// Decides whether a change to an object of the primary kind `K` should wake the controller.
 ///
@@ -111,8 +111,20 @@ pub mod predicate {
     }
 }
 
-/// Adds a key to the controller's queue.
-pub(crate) type Enqueue = Arc<dyn Fn(ObjectKey) + Send + Sync>;
+/// The queue priority of keys enqueued by a (re)list: below fresh watch events (priority 0), so that
+/// the flood of keys after a start or a relist does not delay a user's new change.
+pub const LIST_PRIORITY: i32 = -100;
+
+/// The queue priority of a change from `origin`.
+fn priority(origin: Origin) -> i32 {
+    match origin {
+        Origin::List => LIST_PRIORITY,
+        Origin::Watch => 0,
+    }
+}
+
+/// Adds a key to the controller's queue with a priority.
+pub(crate) type Enqueue = Arc<dyn Fn(ObjectKey, i32) + Send + Sync>;
 
 /// What a source needs when the manager wires it up.
 pub(crate) struct SourceEnv<'a> {
@@ -130,14 +142,14 @@ pub(crate) fn primary<K: Resource>(predicates: Vec<Arc<dyn Predicate<K>>>) -> So
         let enqueue = env.enqueue.clone();
         env.informers
             .get_or_create::<K>()
-            .add_handler(Arc::new(move |change: &Change<K>| {
+            .add_handler(Arc::new(move |change: &Change<K>, origin: Origin| {
                 let (pass, obj) = match change {
                     Change::Created(o) => (predicates.iter().all(|p| p.on_create(o)), o),
                     Change::Updated { old, new } => (predicates.iter().all(|p| p.on_update(old, new)), new),
                     Change::Deleted(o) => (predicates.iter().all(|p| p.on_delete(o)), o),
                 };
                 if pass {
-                    enqueue(obj.object_key());
+                    enqueue(obj.object_key(), priority(origin));
                 }
             }));
     })
@@ -190,7 +202,7 @@ pub(crate) fn owned<O: Resource, C: Resource>() -> Source {
         let exp = env.expectations.clone();
         env.informers
             .get_or_create::<C>()
-            .add_handler(Arc::new(move |change: &Change<C>| {
+            .add_handler(Arc::new(move |change: &Change<C>, origin: Origin| {
                 let mut keys = BTreeSet::new();
                 match change {
                     Change::Created(c) => {
@@ -219,7 +231,7 @@ pub(crate) fn owned<O: Resource, C: Resource>() -> Source {
                         }
                     }
                 }
-                keys.into_iter().for_each(|k| enqueue(k));
+                keys.into_iter().for_each(|k| enqueue(k, priority(origin)));
             }));
     })
 }
@@ -233,7 +245,7 @@ pub(crate) fn watched<W: Resource>(mapper: Mapper<W>) -> Source {
         let enqueue = env.enqueue.clone();
         env.informers
             .get_or_create::<W>()
-            .add_handler(Arc::new(move |change: &Change<W>| {
+            .add_handler(Arc::new(move |change: &Change<W>, origin: Origin| {
                 let mut keys = BTreeSet::new();
                 match change {
                     Change::Created(o) | Change::Deleted(o) => keys.extend(mapper(o)),
@@ -242,7 +254,7 @@ pub(crate) fn watched<W: Resource>(mapper: Mapper<W>) -> Source {
                         keys.extend(mapper(new));
                     }
                 }
-                keys.into_iter().for_each(|k| enqueue(k));
+                keys.into_iter().for_each(|k| enqueue(k, priority(origin)));
             }));
     })
 }

@@ -444,3 +444,30 @@ async fn metrics_render_queue_and_reconcile_series_in_prometheus_text() {
     assert_eq!(report.caches, vec![("widgets.v1.test.capstan.dev".to_string(), true)]);
     run.stop().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_change_overtakes_the_flood_of_keys_from_the_initial_list() {
+    let store = store();
+    let api = widgets(&store, "ns");
+    for i in 0..40 {
+        api.create(&widget("ns", &format!("old-{i:02}"), 1)).await.unwrap();
+    }
+    let log = Log::default();
+    let mgr = Manager::new(store.clone());
+    mgr.add(Controller::<Widget>::new().reconcile(Scripted {
+        log: log.clone(),
+        script: |_| Step::Sleep(Duration::from_millis(100)),
+    }));
+    let run = start(mgr);
+    eventually(Duration::from_secs(5), "the flood started", || log.lock().len() == 2).await;
+    api.create(&widget("ns", "fresh", 1)).await.unwrap();
+    eventually(Duration::from_secs(60), "all reconciled", || log.lock().len() == 41).await;
+    let order: Vec<String> = log.lock().iter().map(|(k, _)| k.clone()).collect();
+    let fresh_at = order.iter().position(|k| k == "ns/fresh").unwrap();
+    assert!(
+        fresh_at <= 3,
+        "the fresh change waited behind the list: position {fresh_at} of {}",
+        order.len()
+    );
+    run.stop().await.unwrap();
+}

@@ -52,6 +52,10 @@ use worker::{RunningController, Workers};
 ///
 /// The manager starts one informer per kind named here (shared with its other controllers), and no
 /// other.
+///
+/// Keys from a list (the initial one, or a relist after `Gone`) enter the queue at
+/// [`LIST_PRIORITY`](crate::source::LIST_PRIORITY), below keys from watch events, so that a restart's
+/// flood of keys does not delay a change a user just made.
 pub struct Controller<K: Resource> {
     name: String,
     predicates: Vec<Arc<dyn Predicate<K>>>,
@@ -187,7 +191,7 @@ impl<K: Resource> Erased for Bound<K> {
             informers: env.informers,
             enqueue: {
                 let queue = queue.clone();
-                Arc::new(move |key| queue.add(key))
+                Arc::new(move |key, priority| queue.add_with_priority(key, priority))
             },
             expectations: expectations.clone(),
         };

@@ -22,8 +22,17 @@ pub use cache::Cache;
 pub(crate) use cache::{CacheWriter, Change};
 pub use index::{IndexFn, OWNER_UID_INDEX};
 
-/// A function called with each batch of changes the reflector applied to the cache.
-pub(crate) type Handler<K> = Arc<dyn Fn(&Change<K>) + Send + Sync>;
+/// Where a change came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A (re)list: possibly one of many changes arriving at once.
+    List,
+    /// A watch event: one fresh change.
+    Watch,
+}
+
+/// A function called with each change the reflector applied to the cache.
+pub(crate) type Handler<K> = Arc<dyn Fn(&Change<K>, Origin) + Send + Sync>;
 
 /// The informer of one kind: its cache, the cache's writer, and the handlers to notify.
 pub(crate) struct Informer<K> {
@@ -48,14 +57,14 @@ impl<K: Resource> Informer<K> {
     }
 
     /// Hands changes to every handler, in order. The cache already shows them.
-    pub(crate) fn dispatch(&self, changes: &[Change<K>]) {
+    pub(crate) fn dispatch(&self, changes: &[Change<K>], origin: Origin) {
         if changes.is_empty() {
             return;
         }
         let handlers = self.handlers.read().clone();
         for change in changes {
             for h in &handlers {
-                h(change);
+                h(change, origin);
             }
         }
     }

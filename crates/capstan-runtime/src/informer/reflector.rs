@@ -22,7 +22,7 @@ use capstan_core::Resource;
 use capstan_store::{ListParams, Revision, Store, StoreError, WatchEvent, WatchParams, WatchStream};
 use futures::StreamExt;
 
-use crate::informer::Informer;
+use crate::informer::{Informer, Origin};
 
 /// Exponential backoff for list and watch retries.
 #[derive(Debug)]
@@ -131,7 +131,7 @@ async fn follow<K: Resource>(
             }
         };
         if let Some(change) = change {
-            informer.dispatch(std::slice::from_ref(&change));
+            informer.dispatch(std::slice::from_ref(&change), Origin::Watch);
         }
     }
     WatchEnd::Broken(None)
@@ -153,7 +153,7 @@ pub(crate) async fn run<K: Resource>(informer: Arc<Informer<K>>, store: Arc<dyn 
         };
         let changes = informer.writer.replace(objects, revision);
         tracing::debug!(kind = K::KIND, revision, changes = changes.len(), "listed");
-        informer.dispatch(&changes);
+        informer.dispatch(&changes, Origin::List);
         let mut from = revision;
         loop {
             let params = WatchParams {
