@@ -49,7 +49,7 @@ async fn queue_never_hands_out_a_key_twice_and_loses_no_add() {
                     tokio::task::yield_now().await;
                 }
                 in_flight.lock().remove(&key);
-                if handled % 3 == 0 {
+                if handled.is_multiple_of(3) {
                     queue.forget(&key);
                 }
                 queue.done(&key);
