@@ -94,6 +94,21 @@ pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str().filter(|s| !s.is_empty())
 }
 
+/// Drops empty or null `metadata` fields, as Kubernetes' encoding of `ObjectMeta` omits them: an
+/// empty `finalizers` list and an absent one are the same object (so writing one over the other is
+/// a no-op).
+pub(crate) fn normalize_metadata(object: &mut Value) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.retain(|_, v| match v {
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            _ => true,
+        });
+    }
+}
+
 /// `metadata.finalizers` as strings (empty when absent).
 pub(crate) fn finalizers(object: &Value) -> Vec<String> {
     object

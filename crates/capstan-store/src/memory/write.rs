@@ -167,6 +167,7 @@ fn create(
         meta_map.remove(server_owned);
     }
     reset_status_on_create(type_key, &mut object);
+    meta::normalize_metadata(&mut object);
     admission(type_key, &mut object, None)?;
     if key.name.is_empty() {
         return Err(meta::invalid(
@@ -326,6 +327,7 @@ fn update(
             ));
         }
     }
+    meta::normalize_metadata(&mut new);
     admission(type_key, &mut new, Some(old))?;
     if subresource == Subresource::Main && meta::generation_changes(type_key, old, &new) {
         let next = meta::generation(old) + 1;
