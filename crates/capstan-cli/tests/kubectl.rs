@@ -384,3 +384,33 @@ fn a_restart_on_the_same_data_dir_keeps_objects_token_and_certificate() {
     assert_eq!(std::fs::read_to_string(dir.path().join("token")).expect("token"), token);
     assert_eq!(std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca"), ca);
 }
+
+#[test]
+fn kubectl_create_sends_protobuf_bodies_that_the_server_decodes() {
+    let c = Cluster::start();
+    assert!(
+        c.ok(&["create", "namespace", "team-b"])
+            .contains("namespace/team-b created")
+    );
+    let out = c.ok(&[
+        "create",
+        "deployment",
+        "d2",
+        "--image=nginx:1.25",
+        "--replicas=3",
+        "--port=80",
+        "-n",
+        "team-b",
+    ]);
+    assert!(out.contains("deployment.apps/d2 created"), "{out}");
+    let got = c.ok(&[
+        "get",
+        "deploy",
+        "d2",
+        "-n",
+        "team-b",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort}",
+    ]);
+    assert_eq!(got, "3 d2 nginx:1.25 80");
+}

@@ -101,6 +101,9 @@ pub fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
             serde_saphyr::from_str(text)
                 .map_err(|e| ApiError::bad_request(format!("the body is not valid YAML: {e}")))?
         }
+        "application/vnd.kubernetes.protobuf" => {
+            crate::proto::decode_object(body).map_err(|e| ApiError::new(415, "UnsupportedMediaType", e.to_string()))?
+        }
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     Ok(v)

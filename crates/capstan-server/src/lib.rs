@@ -24,6 +24,7 @@ pub mod discovery;
 pub mod handlers;
 pub mod openapi;
 pub mod patch;
+pub mod proto;
 pub mod router;
 pub mod server;
 pub mod status;

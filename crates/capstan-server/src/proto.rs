@@ -1,0 +1,559 @@
+//! Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON.
+//!
+//! Typed Go clients (kubectl's `create namespace|deployment`, client-go controllers) send built-in
+//! objects as protobuf: the magic `k8s\0`, then a `runtime.Unknown` envelope whose `raw` bytes are
+//! the object's message. This module decodes the kinds Capstan serves from a hand-written table of
+//! their fields. A field outside the table is refused (415, naming it) rather than dropped.
+
+use capstan_core::k8s_openapi::jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+/// A protobuf body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("protobuf body: {0}")]
+pub struct ProtoError(pub String);
+
+/// How one field decodes.
+#[derive(Clone, Copy, Debug)]
+enum Ty {
+    Str,
+    Bool,
+    Int,
+    Msg(&'static str),
+    /// `map<string,string>`.
+    StrMap,
+    /// `map<string,Quantity>`.
+    QuantityMap,
+    Time,
+    MicroTime,
+    IntOrString,
+}
+
+/// A field: number, JSON name, type, repeated.
+type Field = (u64, &'static str, Ty, bool);
+
+use Ty::*;
+
+fn fields(message: &str) -> Option<&'static [Field]> {
+    Some(match message {
+        "Namespace" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("NamespaceSpec"), false),
+            (3, "status", Msg("NamespaceStatus"), false),
+        ],
+        "NamespaceSpec" => &[(1, "finalizers", Str, true)],
+        "NamespaceStatus" => &[(1, "phase", Str, false)],
+        "Deployment" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("DeploymentSpec"), false),
+            (3, "status", Msg("DeploymentStatus"), false),
+        ],
+        "DeploymentSpec" => &[
+            (1, "replicas", Int, false),
+            (2, "selector", Msg("LabelSelector"), false),
+            (3, "template", Msg("PodTemplateSpec"), false),
+            (4, "strategy", Msg("DeploymentStrategy"), false),
+            (5, "minReadySeconds", Int, false),
+            (6, "revisionHistoryLimit", Int, false),
+            (7, "paused", Bool, false),
+            (9, "progressDeadlineSeconds", Int, false),
+        ],
+        "DeploymentStrategy" => &[
+            (1, "type", Str, false),
+            (2, "rollingUpdate", Msg("RollingUpdateDeployment"), false),
+        ],
+        "RollingUpdateDeployment" => &[
+            (1, "maxUnavailable", IntOrString, false),
+            (2, "maxSurge", IntOrString, false),
+        ],
+        "DeploymentStatus" | "ReplicaSetStatus" | "PodStatus" => &[],
+        "ReplicaSet" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("ReplicaSetSpec"), false),
+            (3, "status", Msg("ReplicaSetStatus"), false),
+        ],
+        "ReplicaSetSpec" => &[
+            (1, "replicas", Int, false),
+            (2, "selector", Msg("LabelSelector"), false),
+            (3, "template", Msg("PodTemplateSpec"), false),
+            (4, "minReadySeconds", Int, false),
+        ],
+        "Pod" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("PodSpec"), false),
+            (3, "status", Msg("PodStatus"), false),
+        ],
+        "PodTemplateSpec" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("PodSpec"), false),
+        ],
+        "PodSpec" => &[
+            (2, "containers", Msg("Container"), true),
+            (3, "restartPolicy", Str, false),
+            (4, "terminationGracePeriodSeconds", Int, false),
+            (5, "activeDeadlineSeconds", Int, false),
+            (6, "dnsPolicy", Str, false),
+            (7, "nodeSelector", StrMap, false),
+            (8, "serviceAccountName", Str, false),
+            (9, "serviceAccount", Str, false),
+            (10, "nodeName", Str, false),
+            (11, "hostNetwork", Bool, false),
+            (12, "hostPID", Bool, false),
+            (13, "hostIPC", Bool, false),
+            (16, "hostname", Str, false),
+            (17, "subdomain", Str, false),
+            (19, "schedulerName", Str, false),
+            (20, "initContainers", Msg("Container"), true),
+            (21, "automountServiceAccountToken", Bool, false),
+            (24, "priorityClassName", Str, false),
+            (25, "priority", Int, false),
+            (27, "shareProcessNamespace", Bool, false),
+            (30, "enableServiceLinks", Bool, false),
+            (31, "preemptionPolicy", Str, false),
+        ],
+        "Container" => &[
+            (1, "name", Str, false),
+            (2, "image", Str, false),
+            (3, "command", Str, true),
+            (4, "args", Str, true),
+            (5, "workingDir", Str, false),
+            (6, "ports", Msg("ContainerPort"), true),
+            (7, "env", Msg("EnvVar"), true),
+            (8, "resources", Msg("ResourceRequirements"), false),
+            (13, "terminationMessagePath", Str, false),
+            (14, "imagePullPolicy", Str, false),
+            (16, "stdin", Bool, false),
+            (17, "stdinOnce", Bool, false),
+            (18, "tty", Bool, false),
+            (20, "terminationMessagePolicy", Str, false),
+        ],
+        "ContainerPort" => &[
+            (1, "name", Str, false),
+            (2, "hostPort", Int, false),
+            (3, "containerPort", Int, false),
+            (4, "protocol", Str, false),
+            (5, "hostIP", Str, false),
+        ],
+        "EnvVar" => &[(1, "name", Str, false), (2, "value", Str, false)],
+        "ResourceRequirements" => &[(1, "limits", QuantityMap, false), (2, "requests", QuantityMap, false)],
+        "ObjectMeta" => &[
+            (1, "name", Str, false),
+            (2, "generateName", Str, false),
+            (3, "namespace", Str, false),
+            (4, "selfLink", Str, false),
+            (5, "uid", Str, false),
+            (6, "resourceVersion", Str, false),
+            (7, "generation", Int, false),
+            (8, "creationTimestamp", Time, false),
+            (9, "deletionTimestamp", Time, false),
+            (10, "deletionGracePeriodSeconds", Int, false),
+            (11, "labels", StrMap, false),
+            (12, "annotations", StrMap, false),
+            (13, "ownerReferences", Msg("OwnerReference"), true),
+            (14, "finalizers", Str, true),
+        ],
+        "OwnerReference" => &[
+            (1, "kind", Str, false),
+            (3, "name", Str, false),
+            (4, "uid", Str, false),
+            (5, "apiVersion", Str, false),
+            (6, "controller", Bool, false),
+            (7, "blockOwnerDeletion", Bool, false),
+        ],
+        "LabelSelector" => &[
+            (1, "matchLabels", StrMap, false),
+            (2, "matchExpressions", Msg("LabelSelectorRequirement"), true),
+        ],
+        "LabelSelectorRequirement" => &[
+            (1, "key", Str, false),
+            (2, "operator", Str, false),
+            (3, "values", Str, true),
+        ],
+        "Event" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "involvedObject", Msg("ObjectReference"), false),
+            (3, "reason", Str, false),
+            (4, "message", Str, false),
+            (5, "source", Msg("EventSource"), false),
+            (6, "firstTimestamp", Time, false),
+            (7, "lastTimestamp", Time, false),
+            (8, "count", Int, false),
+            (9, "type", Str, false),
+            (10, "eventTime", MicroTime, false),
+            (11, "series", Msg("EventSeries"), false),
+            (12, "action", Str, false),
+            (13, "related", Msg("ObjectReference"), false),
+            (14, "reportingComponent", Str, false),
+            (15, "reportingInstance", Str, false),
+        ],
+        "ObjectReference" => &[
+            (1, "kind", Str, false),
+            (2, "namespace", Str, false),
+            (3, "name", Str, false),
+            (4, "uid", Str, false),
+            (5, "apiVersion", Str, false),
+            (6, "resourceVersion", Str, false),
+            (7, "fieldPath", Str, false),
+        ],
+        "EventSource" => &[(1, "component", Str, false), (2, "host", Str, false)],
+        "EventSeries" => &[(1, "count", Int, false), (2, "lastObservedTime", MicroTime, false)],
+        _ => return None,
+    })
+}
+
+/// One raw field from the wire.
+enum Wire<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64, ProtoError> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| ProtoError("truncated varint".into()))?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(ProtoError("varint too long".into()))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtoError> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
+        let end = end.ok_or_else(|| ProtoError("truncated field".into()))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn next(&mut self) -> Result<Option<(u64, Wire<'a>)>, ProtoError> {
+        if self.pos >= self.buf.len() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let wire = match key & 7 {
+            0 => Wire::Varint(self.varint()?),
+            1 => Wire::Bytes(self.take(8)?),
+            2 => {
+                let n = usize::try_from(self.varint()?).map_err(|_| ProtoError("length overflow".into()))?;
+                Wire::Bytes(self.take(n)?)
+            }
+            5 => Wire::Bytes(self.take(4)?),
+            w => return Err(ProtoError(format!("unsupported wire type {w}"))),
+        };
+        Ok(Some((key >> 3, wire)))
+    }
+}
+
+fn text(b: &[u8]) -> Result<String, ProtoError> {
+    String::from_utf8(b.to_vec()).map_err(|_| ProtoError("a string field is not UTF-8".into()))
+}
+
+fn bytes_of<'a>(w: &Wire<'a>, what: &str) -> Result<&'a [u8], ProtoError> {
+    match w {
+        Wire::Bytes(b) => Ok(b),
+        Wire::Varint(_) => Err(ProtoError(format!("{what}: expected a length-delimited field"))),
+    }
+}
+
+fn varint_of(w: &Wire<'_>, what: &str) -> Result<u64, ProtoError> {
+    match w {
+        Wire::Varint(v) => Ok(*v),
+        Wire::Bytes(_) => Err(ProtoError(format!("{what}: expected a varint"))),
+    }
+}
+
+/// Decodes a map entry `{1: key, 2: value}`; the value as a string or a Quantity.
+fn map_entry(b: &[u8], quantity: bool) -> Result<(String, String), ProtoError> {
+    let mut r = Reader { buf: b, pos: 0 };
+    let (mut k, mut v) = (String::new(), String::new());
+    while let Some((n, w)) = r.next()? {
+        match n {
+            1 => k = text(bytes_of(&w, "map key")?)?,
+            2 if quantity => {
+                v = decode("Quantity", bytes_of(&w, "quantity")?)?["string"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            }
+            2 => v = text(bytes_of(&w, "map value")?)?,
+            _ => {}
+        }
+    }
+    Ok((k, v))
+}
+
+fn timestamp(b: &[u8], micro: bool) -> Result<Value, ProtoError> {
+    let mut r = Reader { buf: b, pos: 0 };
+    let (mut secs, mut nanos) = (0i64, 0i32);
+    while let Some((n, w)) = r.next()? {
+        match n {
+            1 => secs = varint_of(&w, "seconds")? as i64,
+            2 => nanos = varint_of(&w, "nanos")? as i32,
+            _ => {}
+        }
+    }
+    if secs == 0 && nanos == 0 {
+        return Ok(Value::Null);
+    }
+    let ts = Timestamp::new(secs, if micro { nanos } else { 0 }).map_err(|e| ProtoError(format!("timestamp: {e}")))?;
+    let base = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    Ok(json!(if micro {
+        format!("{base}.{:06}Z", nanos / 1000)
+    } else {
+        format!("{base}Z")
+    }))
+}
+
+fn int_or_string(b: &[u8]) -> Result<Value, ProtoError> {
+    let mut r = Reader { buf: b, pos: 0 };
+    let (mut ty, mut i, mut s) = (0u64, 0i64, String::new());
+    while let Some((n, w)) = r.next()? {
+        match n {
+            1 => ty = varint_of(&w, "type")?,
+            2 => i = i64::from(varint_of(&w, "intVal")? as i32),
+            3 => s = text(bytes_of(&w, "strVal")?)?,
+            _ => {}
+        }
+    }
+    Ok(if ty == 1 { json!(s) } else { json!(i) })
+}
+
+/// Fields that are pointers in the Go types: a zero or `false` there was set on purpose.
+const OPTIONAL_SCALARS: [&str; 12] = [
+    "replicas",
+    "revisionHistoryLimit",
+    "progressDeadlineSeconds",
+    "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "shareProcessNamespace",
+    "priority",
+    "deletionGracePeriodSeconds",
+    "controller",
+    "blockOwnerDeletion",
+];
+
+/// Whether a decoded scalar is the Go zero value of a non-pointer field, which JSON leaves out.
+fn is_unset(name: &str, value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Bool(false) => !OPTIONAL_SCALARS.contains(&name),
+        Value::Number(n) => n.as_i64() == Some(0) && !OPTIONAL_SCALARS.contains(&name),
+        _ => false,
+    }
+}
+
+/// Decodes one message of a known type to JSON. Empty strings and unset timestamps are left out,
+/// as the JSON encoding omits them.
+fn decode(message: &str, b: &[u8]) -> Result<Value, ProtoError> {
+    if message == "Quantity" {
+        let mut r = Reader { buf: b, pos: 0 };
+        let mut s = String::new();
+        while let Some((n, w)) = r.next()? {
+            if n == 1 {
+                s = text(bytes_of(&w, "quantity")?)?;
+            }
+        }
+        return Ok(json!({"string": s}));
+    }
+    let table = fields(message).ok_or_else(|| ProtoError(format!("message {message} is not supported")))?;
+    let mut out = Map::new();
+    let mut r = Reader { buf: b, pos: 0 };
+    while let Some((n, w)) = r.next()? {
+        let Some(&(_, name, ty, repeated)) = table.iter().find(|f| f.0 == n) else {
+            // Status is the server's to write: a create or update ignores what the client sent.
+            if message.ends_with("Status") {
+                continue;
+            }
+            return Err(ProtoError(format!(
+                "field {n} of {message} is not supported in protobuf; send the object as JSON"
+            )));
+        };
+        let value = match ty {
+            Str => json!(text(bytes_of(&w, name)?)?),
+            Bool => json!(varint_of(&w, name)? != 0),
+            Int => json!(varint_of(&w, name)? as i64),
+            Msg(m) => decode(m, bytes_of(&w, name)?)?,
+            Time => timestamp(bytes_of(&w, name)?, false)?,
+            MicroTime => timestamp(bytes_of(&w, name)?, true)?,
+            IntOrString => int_or_string(bytes_of(&w, name)?)?,
+            StrMap | QuantityMap => {
+                let (k, v) = map_entry(bytes_of(&w, name)?, matches!(ty, QuantityMap))?;
+                let entry = out.entry(name).or_insert_with(|| json!({}));
+                if let Value::Object(m) = entry {
+                    m.insert(k, json!(v));
+                }
+                continue;
+            }
+        };
+        if repeated {
+            if let Value::Array(a) = out.entry(name).or_insert_with(|| json!([])) {
+                a.push(value);
+            }
+        } else if !is_unset(name, &value) {
+            out.insert(name.to_owned(), value);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// The magic prefix of Kubernetes protobuf bodies.
+pub const MAGIC: &[u8; 4] = b"k8s\0";
+
+/// Decodes a Kubernetes protobuf body (`k8s\0` + `runtime.Unknown`) to the object's JSON.
+pub fn decode_object(body: &[u8]) -> Result<Value, ProtoError> {
+    let rest = body
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| ProtoError("missing the k8s protobuf magic".into()))?;
+    let mut r = Reader { buf: rest, pos: 0 };
+    let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), None);
+    while let Some((n, w)) = r.next()? {
+        match n {
+            1 => {
+                let mut t = Reader {
+                    buf: bytes_of(&w, "typeMeta")?,
+                    pos: 0,
+                };
+                while let Some((tn, tw)) = t.next()? {
+                    match tn {
+                        1 => api_version = text(bytes_of(&tw, "apiVersion")?)?,
+                        2 => kind = text(bytes_of(&tw, "kind")?)?,
+                        _ => {}
+                    }
+                }
+            }
+            2 => raw = Some(bytes_of(&w, "raw")?),
+            _ => {}
+        }
+    }
+    let raw = raw.ok_or_else(|| ProtoError("the envelope has no object".into()))?;
+    let mut obj = decode(&kind, raw)?;
+    obj["apiVersion"] = json!(api_version);
+    obj["kind"] = json!(kind);
+    Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    fn bytes_field(n: u64, b: &[u8], out: &mut Vec<u8>) {
+        varint(n << 3 | 2, out);
+        varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+
+    fn int_field(n: u64, v: u64, out: &mut Vec<u8>) {
+        varint(n << 3, out);
+        varint(v, out);
+    }
+
+    fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+        let mut tm = Vec::new();
+        bytes_field(1, api_version.as_bytes(), &mut tm);
+        bytes_field(2, kind.as_bytes(), &mut tm);
+        let mut env = MAGIC.to_vec();
+        bytes_field(1, &tm, &mut env);
+        bytes_field(2, raw, &mut env);
+        env
+    }
+
+    #[test]
+    fn a_deployment_as_kubectl_create_sends_it_decodes_to_json() {
+        let mut labels = Vec::new();
+        bytes_field(1, b"app", &mut labels);
+        bytes_field(2, b"web", &mut labels);
+        let mut meta = Vec::new();
+        bytes_field(1, b"web", &mut meta);
+        bytes_field(3, b"", &mut meta);
+        bytes_field(8, &[], &mut meta);
+        bytes_field(11, &labels, &mut meta);
+        let mut container = Vec::new();
+        bytes_field(1, b"nginx", &mut container);
+        bytes_field(2, b"nginx:1.25", &mut container);
+        let mut qty = Vec::new();
+        bytes_field(1, b"100m", &mut qty);
+        let mut entry = Vec::new();
+        bytes_field(1, b"cpu", &mut entry);
+        bytes_field(2, &qty, &mut entry);
+        let mut res = Vec::new();
+        bytes_field(2, &entry, &mut res);
+        bytes_field(8, &res, &mut container);
+        let mut pod_spec = Vec::new();
+        bytes_field(2, &container, &mut pod_spec);
+        let mut template = Vec::new();
+        bytes_field(1, &meta, &mut template);
+        bytes_field(2, &pod_spec, &mut template);
+        let mut selector = Vec::new();
+        bytes_field(1, &labels, &mut selector);
+        let mut spec = Vec::new();
+        int_field(1, 3, &mut spec);
+        bytes_field(2, &selector, &mut spec);
+        bytes_field(3, &template, &mut spec);
+        let mut d = Vec::new();
+        bytes_field(1, &meta, &mut d);
+        bytes_field(2, &spec, &mut d);
+        let v = decode_object(&envelope("apps/v1", "Deployment", &d)).unwrap();
+        assert_eq!(v["kind"], "Deployment");
+        assert_eq!(v["metadata"], json!({"name": "web", "labels": {"app": "web"}}));
+        assert_eq!(v["spec"]["replicas"], 3);
+        assert_eq!(v["spec"]["selector"]["matchLabels"]["app"], "web");
+        let c = &v["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "nginx:1.25");
+        assert_eq!(c["resources"]["requests"]["cpu"], "100m");
+    }
+
+    #[test]
+    fn unknown_fields_truncation_and_missing_magic_are_refused() {
+        let mut meta = Vec::new();
+        bytes_field(99, b"x", &mut meta);
+        let mut ns = Vec::new();
+        bytes_field(1, &meta, &mut ns);
+        let err = decode_object(&envelope("v1", "Namespace", &ns)).unwrap_err();
+        assert!(err.0.contains("field 99 of ObjectMeta"), "{err}");
+        assert!(decode_object(b"{}").is_err());
+        let mut bad = envelope("v1", "Namespace", &ns);
+        bad.truncate(bad.len() - 2);
+        assert!(decode_object(&bad).is_err());
+        assert!(decode_object(&envelope("v1", "Secret", &[])).is_err());
+    }
+
+    #[test]
+    fn event_times_decode_with_microseconds() {
+        let mut t = Vec::new();
+        int_field(1, 1_700_000_000, &mut t);
+        int_field(2, 123_456_000, &mut t);
+        let mut ev = Vec::new();
+        bytes_field(10, &t, &mut ev);
+        bytes_field(3, b"Scaled", &mut ev);
+        let v = decode_object(&envelope("v1", "Event", &ev)).unwrap();
+        assert_eq!(v["eventTime"], "2023-11-14T22:13:20.123456Z");
+        assert_eq!(v["reason"], "Scaled");
+    }
+}
