@@ -28,7 +28,9 @@ pub struct Recovered {
     pub objects: Vec<Record>,
     /// Retained history, in revision order (may be empty): lets watches resume across a restart.
     pub history: Vec<Record>,
-    /// The oldest revision `history` covers completely (watches from before it are Gone).
+    /// The oldest revision `history` covers completely: it holds every record with a revision
+    /// above this one (watches from before it are Gone). The engine also answers `Gone` for
+    /// revisions before the first retained change of an object whose earlier state it cannot know.
     pub history_start: Revision,
 }
 
@@ -39,7 +41,10 @@ pub trait Journal: Send + Sync + 'static {
     /// crash (SIGKILL, power loss as far as the filesystem's fsync allows).
     async fn append(&self, records: Vec<Record>) -> Result<()>;
 
-    /// Drops history older than `revision` (live objects are kept).
+    /// Drops history up to `revision` (live objects are kept). The engine calls it after compacting
+    /// its own history to `revision` (watches from before it are answered `Gone`), so records with
+    /// a revision at or below it are no longer needed, and a reopened journal may report
+    /// [`Recovered::history_start`] as high as `revision`.
     async fn compact(&self, revision: Revision) -> Result<()>;
 
     /// How many durable commits (fsyncs) this journal has done since it was opened.
