@@ -262,3 +262,110 @@ mod tests {
         assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "apps"));
     }
 }
+
+/// The media type of aggregated discovery documents (`apidiscovery.k8s.io/v2`).
+pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an `Accept` header asks for aggregated discovery v2.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|m| {
+        m.contains("as=APIGroupDiscoveryList")
+            && m.contains("g=apidiscovery.k8s.io")
+            && m.contains("v=v2")
+            && !m.contains("v=v2beta1")
+    })
+}
+
+/// Aggregated discovery for `/api` (`core`: the core group only) or `/apis` (every other group).
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let mut groups: Vec<(String, Vec<(String, Vec<Value>)>)> = Vec::new();
+    for r in registry.resources() {
+        let t = &r.type_key;
+        if t.group.is_empty() != core {
+            continue;
+        }
+        let kind_ref = |g: &str, v: &str, k: &str| json!({"group": g, "version": v, "kind": k});
+        let mut subresources = Vec::new();
+        if r.has_status {
+            subresources.push(json!({"subresource": "status", "responseKind": kind_ref(&t.group, &t.version, &t.kind), "verbs": ["get", "patch", "update"]}));
+        }
+        if r.has_scale {
+            subresources.push(json!({"subresource": "scale", "responseKind": kind_ref("autoscaling", "v1", "Scale"), "verbs": ["get", "patch", "update"]}));
+        }
+        let mut res = json!({
+            "resource": t.plural,
+            "responseKind": kind_ref(&t.group, &t.version, &t.kind),
+            "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+            "singularResource": r.singular(),
+            "verbs": VERBS,
+            "subresources": subresources,
+        });
+        if !r.short_names.is_empty() {
+            res["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            res["categories"] = json!(r.categories);
+        }
+        let gi = match groups.iter().position(|(g, _)| *g == t.group) {
+            Some(i) => i,
+            None => {
+                groups.push((t.group.clone(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let versions = &mut groups[gi].1;
+        match versions.iter_mut().find(|(v, _)| *v == t.version) {
+            Some((_, list)) => list.push(res),
+            None => versions.push((t.version.clone(), vec![res])),
+        }
+    }
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|(g, versions)| {
+            let versions: Vec<Value> = versions
+                .into_iter()
+                .map(|(v, resources)| json!({"version": v, "resources": resources, "freshness": "Current"}))
+                .collect();
+            json!({"metadata": {"name": g}, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+#[cfg(test)]
+mod aggregated_tests {
+    use super::*;
+
+    #[test]
+    fn aggregated_discovery_lists_core_and_named_groups_separately() {
+        let r = Registry::builtin();
+        let core = aggregated(&r, true);
+        assert_eq!(core["items"].as_array().map(Vec::len), Some(1));
+        assert_eq!(core["items"][0]["metadata"]["name"], "");
+        let apis = aggregated(&r, false);
+        let apps = apis["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["metadata"]["name"] == "apps")
+            .unwrap();
+        let deploy = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["resource"] == "deployments")
+            .unwrap();
+        assert_eq!(deploy["scope"], "Namespaced");
+        assert!(
+            deploy["subresources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["subresource"] == "scale")
+        );
+        assert!(wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        ));
+        assert!(!wants_aggregated("application/json"));
+    }
+}

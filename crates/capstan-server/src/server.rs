@@ -148,6 +148,7 @@ impl ApiServer {
             return error_response(&ApiError::path_not_found());
         };
         let is_get = req.method == http::Method::GET;
+        let accept = req.header("accept").unwrap_or("");
         let doc = match r {
             Route::Resource(rr) => return handlers::resource(self, &rr, req).await,
             _ if !is_get => return error_response(&ApiError::method_not_allowed(req.method.as_str())),
@@ -158,6 +159,15 @@ impl ApiServer {
                 return resp;
             }
             Route::Version => Some(discovery::version()),
+            Route::CoreVersions | Route::Groups if discovery::wants_aggregated(accept) => {
+                let doc = discovery::aggregated(self.registry(), r == Route::CoreVersions);
+                let mut resp = json_response(200, &doc);
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(discovery::AGGREGATED_V2),
+                );
+                return resp;
+            }
             Route::CoreVersions => Some(discovery::api_versions()),
             Route::Groups => Some(discovery::api_group_list(self.registry())),
             Route::Group(g) => discovery::api_group(self.registry(), &g),

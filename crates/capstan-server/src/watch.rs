@@ -65,6 +65,16 @@ impl Render {
         }
     }
 
+    /// The bookmark that closes the initial events of a `sendInitialEvents=true` watch.
+    fn initial_events_end(&self, rev: u64) -> Bytes {
+        let t = &self.rr.info.type_key;
+        self.line(
+            "BOOKMARK",
+            json!({"kind": t.kind, "apiVersion": t.api_version(), "metadata": {"resourceVersion": rev.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"}}}),
+        )
+    }
+
     fn error(&self, err: &StoreError) -> Bytes {
         let api = ApiError::from_store(err, &self.rr.info.type_key, "");
         self.line("ERROR", api.to_status())
@@ -112,6 +122,9 @@ pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
                 .await
                 .map_err(|e| ApiError::from_store(&e, &t, ""))?;
             initial.extend(list.items.iter().map(|o| render.event(&WatchEvent::Added(o.clone()))));
+            if send_initial {
+                initial.push(render.initial_events_end(list.revision));
+            }
             list.revision
         }
     };

@@ -428,3 +428,29 @@ async fn an_overloaded_server_answers_429_with_retry_after() {
     assert_eq!(resp.status().as_u16(), 429);
     assert!(resp.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn send_initial_events_ends_the_initial_state_with_a_marked_bookmark() {
+    let s = server();
+    with_default_ns(&s).await;
+    call(
+        &s,
+        Method::POST,
+        "/api/v1/namespaces/default/pods",
+        Some(pod("a", json!({}))),
+    )
+    .await;
+    let path = "/api/v1/namespaces/default/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true";
+    let resp = s
+        .handle(request(Method::GET, path, "application/json", b"", "application/json"))
+        .await;
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    assert_eq!(next_event(&mut body, &mut buf).await["type"], "ADDED");
+    let end = next_event(&mut body, &mut buf).await;
+    assert_eq!(end["type"], "BOOKMARK");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
