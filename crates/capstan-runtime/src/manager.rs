@@ -99,7 +99,7 @@ impl Health {
 /// # use capstan_runtime::{Action, Context, Controller, Manager, ReconcileError, ReconcileRequest, Reconciler};
 /// # use k8s_openapi::api::core::v1::Pod;
 /// # struct PodReconciler;
-/// # #[async_trait::async_trait]
+/// # #[capstan_runtime::async_trait]
 /// # impl Reconciler<Pod> for PodReconciler {
 /// #     async fn reconcile(&self, _: ReconcileRequest, _: &Context<Pod>) -> Result<Action, ReconcileError> {
 /// #         Ok(Action::done())

@@ -139,7 +139,7 @@ impl Action {
 ///
 /// struct LogPods;
 ///
-/// #[async_trait::async_trait]
+/// #[capstan_runtime::async_trait]
 /// impl Reconciler<Pod> for LogPods {
 ///     async fn reconcile(&self, req: ReconcileRequest, ctx: &Context<Pod>) -> Result<Action, ReconcileError> {
 ///         match ctx.cache().get(&req.key) {

@@ -26,7 +26,7 @@ use worker::{RunningController, Workers};
 /// use k8s_openapi::api::apps::v1::ReplicaSet;
 /// use k8s_openapi::api::core::v1::Pod;
 /// # struct ReplicaSetReconciler;
-/// # #[async_trait::async_trait]
+/// # #[capstan_runtime::async_trait]
 /// # impl Reconciler<ReplicaSet> for ReplicaSetReconciler {
 /// #     async fn reconcile(&self, _: ReconcileRequest, _: &Context<ReplicaSet>) -> Result<Action, ReconcileError> {
 /// #         Ok(Action::done())
