@@ -62,6 +62,9 @@ pub(crate) async fn run(shared: Arc<Shared>, journal: Arc<dyn Journal>, mut queu
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = queue.recv().await {
         batch.push(first);
+        // Let writers just answered by the previous commit queue their next write, so that it
+        // shares this commit instead of waiting a whole commit more.
+        tokio::task::yield_now().await;
         while batch.len() < max_batch {
             match queue.try_recv() {
                 Ok(next) => batch.push(next),
