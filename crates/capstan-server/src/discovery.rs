@@ -276,9 +276,12 @@ pub fn wants_aggregated(accept: &str) -> bool {
     })
 }
 
+/// One version of a group and its resource documents.
+type VersionResources = (String, Vec<Value>);
+
 /// Aggregated discovery for `/api` (`core`: the core group only) or `/apis` (every other group).
 pub fn aggregated(registry: &Registry, core: bool) -> Value {
-    let mut groups: Vec<(String, Vec<(String, Vec<Value>)>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<VersionResources>)> = Vec::new();
     for r in registry.resources() {
         let t = &r.type_key;
         if t.group.is_empty() != core {
