@@ -30,4 +30,13 @@ pub enum Error {
     /// A label selector could not be converted.
     #[error(transparent)]
     Selector(#[from] capstan_core::SelectorError),
+    /// A store operation failed (for example creating the simulated Node objects at install).
+    #[error(transparent)]
+    Store(Box<capstan_store::StoreError>),
+}
+
+impl From<capstan_store::StoreError> for Error {
+    fn from(e: capstan_store::StoreError) -> Self {
+        Error::Store(Box::new(e))
+    }
 }

@@ -4,13 +4,17 @@
 //!
 //! Claiming RSs is [`crate::ownership::claim`] (the Deployment claims RSs only, B.13).
 
+pub(crate) mod actions;
 pub mod cleanup;
 pub mod fields;
 pub mod hash;
 pub mod math;
+pub mod reconciler;
 pub mod recreate;
 pub mod revisions;
 pub mod rollback;
 pub mod rolling;
 pub mod status;
 pub mod sync;
+
+pub use reconciler::DeploymentReconciler;

@@ -6,3 +6,6 @@ pub use logic::{
     Dependent, FOREGROUND_FINALIZER, ForegroundPlan, GcAction, ORPHAN_FINALIZER, OwnerState, Propagation,
     decide_dependent, foreground_plan, orphan_plan, without_finalizer,
 };
+pub mod reconciler;
+
+pub use reconciler::GarbageCollector;

@@ -5,6 +5,7 @@
 pub mod behaviour;
 pub mod logic;
 pub mod nodes;
+pub mod reconciler;
 
 pub use behaviour::{
     Behaviour, CRASH_AFTER_ANNOTATION, FAIL_READINESS_AFTER_ANNOTATION, NEVER_READY_ANNOTATION, START_DELAY_ANNOTATION,
@@ -12,3 +13,4 @@ pub use behaviour::{
 };
 pub use logic::{AgentEvent, PodStep, backoff, step};
 pub use nodes::{AgentConfig, ClusterView, node_objects};
+pub use reconciler::{NodeAgentReconciler, create_nodes};

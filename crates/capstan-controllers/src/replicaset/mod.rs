@@ -4,6 +4,7 @@
 
 pub mod logic;
 pub mod ranking;
+pub mod reconciler;
 pub mod status;
 
 pub use logic::{
@@ -11,6 +12,7 @@ pub use logic::{
     skipped_after, slow_start_batches, spec_replicas,
 };
 pub use ranking::{DeletionRank, active_pods_per_node, deletion_rank, pods_to_delete, rank_for_deletion};
+pub use reconciler::ReplicaSetReconciler;
 pub use status::{
     FAILED_CREATE, FAILED_DELETE, ManageFailure, REPLICA_FAILURE, min_ready_seconds, replicaset_status,
     requeue_for_availability, requeue_on_pod_ready,
