@@ -265,6 +265,17 @@ impl BoundsWatcher {
     /// Watches the pods of the namespace: at every event, active pods ≤ `max_total` and available
     /// (Ready, not terminating) ≥ `min_available`.
     pub async fn start(store: &Arc<dyn Store>, max_total: usize, min_available: usize) -> BoundsWatcher {
+        Self::start_checked(store, max_total, min_available, false).await
+    }
+
+    /// As [`start`](Self::start); with `exclusive`, also checks that pods of two templates (two
+    /// `pod-template-hash` values, terminating pods included) never exist at once (Recreate, F.46).
+    pub async fn start_checked(
+        store: &Arc<dyn Store>,
+        max_total: usize,
+        min_available: usize,
+        exclusive: bool,
+    ) -> BoundsWatcher {
         let api: Api<Pod> = Api::namespaced(store.clone(), NS);
         let list = api.list(&ListParams::default()).await.expect("list");
         let mut pods: BTreeMap<String, Pod> = list
@@ -303,6 +314,18 @@ impl BoundsWatcher {
                     v.lock()
                         .unwrap()
                         .push(format!("{available} available pods < {min_available}"));
+                }
+                if exclusive {
+                    let hashes: std::collections::BTreeSet<&str> = pods
+                        .values()
+                        .filter_map(|p| p.metadata.labels.as_ref()?.get("pod-template-hash"))
+                        .map(String::as_str)
+                        .collect();
+                    if hashes.len() > 1 {
+                        v.lock()
+                            .unwrap()
+                            .push(format!("pods of two templates at once: {hashes:?}"));
+                    }
                 }
             }
         });
