@@ -336,13 +336,13 @@ impl BoundsWatcher {
         }
     }
 
-    /// Stops watching and asserts no bound was broken at any observed step.
+    /// Stops watching, asserts no bound was broken at any observed step, and returns how many steps
+    /// (pod events) were checked.
     pub fn assert_held(self) -> usize {
         self.task.abort();
         let v = self.violations.lock().unwrap().clone();
         assert!(v.is_empty(), "bounds broken: {v:?}");
-        let checks = *self.checks.lock().unwrap();
-        assert!(checks > 0, "the watcher observed no step");
-        checks
+        // Callers that expect movement assert on the count.
+        *self.checks.lock().unwrap()
     }
 }
