@@ -353,3 +353,50 @@ pub(crate) fn related_keys<K: Resource, W: Resource>(cache: &Cache<K>, obj: &W) 
     }
     keys
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn owner_ref(api_version: &str, kind: &str) -> OwnerReference {
+        OwnerReference {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            name: "o".into(),
+            uid: "u1".into(),
+            ..OwnerReference::default()
+        }
+    }
+
+    #[test]
+    fn only_the_three_known_kinds_are_looked_up_by_group_and_kind() {
+        assert_eq!(
+            Kind::of_ref(&owner_ref("apps/v1", "Deployment")),
+            Some(Kind::Deployment)
+        );
+        assert_eq!(
+            Kind::of_ref(&owner_ref("apps/v1", "ReplicaSet")),
+            Some(Kind::ReplicaSet)
+        );
+        assert_eq!(Kind::of_ref(&owner_ref("v1", "Pod")), Some(Kind::Pod));
+        assert_eq!(Kind::of_ref(&owner_ref("example.com/v1", "ReplicaSet")), None);
+        assert_eq!(Kind::of_ref(&owner_ref("v1", "ConfigMap")), None);
+    }
+
+    #[test]
+    fn b15_an_owner_with_another_uid_counts_as_absent() {
+        let r = owner_ref("apps/v1", "ReplicaSet");
+        let mut m = ObjectMeta {
+            uid: Some("u1".into()),
+            ..ObjectMeta::default()
+        };
+        assert_eq!(state_of(Some(&m), &r), OwnerState::Present);
+        assert_eq!(state_of(None, &r), OwnerState::Absent);
+        m.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
+        m.finalizers = Some(vec![FOREGROUND_FINALIZER.into()]);
+        assert_eq!(state_of(Some(&m), &r), OwnerState::DeletingForeground);
+        m.uid = Some("recreated".into());
+        assert_eq!(state_of(Some(&m), &r), OwnerState::Absent);
+    }
+}
