@@ -20,7 +20,7 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 }
 
 /// A JSON response with a status code.
-pub fn json_response(code: u16, value: &Value) -> Response<Body> {
+pub fn json_response<T: serde::Serialize + ?Sized>(code: u16, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let mut resp = Response::new(full(bytes));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);

@@ -1,5 +1,7 @@
 //! GET: one object, a list (JSON or Table), or a watch.
 
+use std::borrow::Cow;
+
 use capstan_core::{FieldSelector, LabelSelector, ObjectKey};
 use capstan_store::{ListParams, StoredObject};
 use http::Response;
@@ -85,8 +87,8 @@ pub async fn list_or_watch(
         .await
         .map_err(|e| ApiError::from_store(&e, t, ""))?;
     let rv = result.revision.to_string();
-    let items: Vec<Value> = result.items.iter().map(|o| with_type(rr, o.json())).collect();
     if table::wants_table(req.header("accept").unwrap_or("")) {
+        let items: Vec<Value> = result.items.iter().map(|o| with_type(rr, o.json())).collect();
         let refs: Vec<&Value> = items.iter().collect();
         let mut tbl = table::table(t, &refs, &rv, IncludeObject::parse(req.q("includeObject")));
         if let Some(c) = &result.continue_token {
@@ -94,11 +96,6 @@ pub async fn list_or_watch(
         }
         return Ok(json_response(200, &tbl));
     }
-    Ok(json_response(200, &list_document(rr, items, &rv, &result)))
-}
-
-fn list_document(rr: &ResourceRoute, items: Vec<Value>, rv: &str, result: &capstan_store::ListResult) -> Value {
-    let t = &rr.info.type_key;
     let mut meta = json!({"resourceVersion": rv});
     if let Some(c) = &result.continue_token {
         meta["continue"] = json!(c);
@@ -106,12 +103,36 @@ fn list_document(rr: &ResourceRoute, items: Vec<Value>, rv: &str, result: &capst
             meta["remainingItemCount"] = json!(r);
         }
     }
-    json!({
-        "kind": format!("{}List", t.kind),
-        "apiVersion": t.api_version(),
-        "metadata": meta,
-        "items": items,
-    })
+    // Items are serialized in place: borrowed when they already carry their type, as stored objects do.
+    let items: Vec<Cow<'_, Value>> = result
+        .items
+        .iter()
+        .map(|o| {
+            let v = o.json();
+            if v.get("apiVersion").is_some() && v.get("kind").is_some() {
+                Cow::Borrowed(v)
+            } else {
+                Cow::Owned(with_type(rr, v))
+            }
+        })
+        .collect();
+    let doc = ListDocument {
+        kind: format!("{}List", t.kind),
+        api_version: t.api_version(),
+        metadata: meta,
+        items,
+    };
+    Ok(json_response(200, &doc))
+}
+
+/// A list response (`PodList`, ...), serialized without copying its items.
+#[derive(serde::Serialize)]
+struct ListDocument<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    metadata: Value,
+    items: Vec<Cow<'a, Value>>,
 }
 
 /// The JSON of a stored object with its type filled in.
