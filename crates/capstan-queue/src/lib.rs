@@ -42,6 +42,7 @@
 
 mod delay;
 mod limiter;
+mod lock;
 mod metrics;
 mod queue;
 mod ready;

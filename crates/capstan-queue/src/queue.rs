@@ -7,19 +7,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::delay::run_timer;
 use crate::limiter::{RateLimiter, default_rate_limiter};
+use crate::lock::SpinMutex;
 use crate::metrics::{MetricsProvider, MetricsState, QueueMetrics};
 use crate::state::{State, Wakeups};
 
 /// What every handle of one queue shares.
 pub(crate) struct Shared<K> {
     name: Box<str>,
-    pub(crate) state: Mutex<State<K>>,
+    pub(crate) state: SpinMutex<State<K>>,
     limiter: Box<dyn RateLimiter<K>>,
     /// The metrics hooks, also kept here so that `add_rate_limited` counts retries without the lock.
     hooks: Option<Arc<dyn QueueMetrics>>,
@@ -120,7 +120,7 @@ where
         let queue = WorkQueue {
             shared: Arc::new(Shared {
                 name: self.name.into_boxed_str(),
-                state: Mutex::new(State::new(hooks.clone().map(MetricsState::new))),
+                state: SpinMutex::new(State::new(hooks.clone().map(MetricsState::new))),
                 limiter,
                 hooks,
                 timer_wake: Arc::new(Notify::new()),
@@ -235,11 +235,13 @@ where
     /// that is not being processed is ignored.
     pub fn done(&self, key: &K) {
         let mut wakeups = Wakeups::default();
+        let mut garbage = None;
         let drained = {
             let mut state = self.shared.state.lock();
             promote(&mut state, &mut wakeups);
-            state.done(key, &mut wakeups) && state.draining && state.processing == 0
+            state.done(key, &mut wakeups, &mut garbage) && state.draining && state.processing == 0
         };
+        drop(garbage);
         wakeups.wake();
         if drained {
             self.shared.drained.notify_waiters();

@@ -265,7 +265,8 @@ impl<K: Clone + Eq + Hash> State<K> {
     }
 
     /// Ends processing of `key`; a dirty key waits again. Returns false if `key` was not processing.
-    pub(crate) fn done(&mut self, key: &K, wakeups: &mut Wakeups) -> bool {
+    /// A key no longer tracked is moved to `garbage`, to be dropped after the lock is released.
+    pub(crate) fn done(&mut self, key: &K, wakeups: &mut Wakeups, garbage: &mut Option<K>) -> bool {
         // One lookup on the common path: remove, and put back only if something remains to track.
         let Some((owned, mut entry)) = self.keys.remove_entry(key) else {
             return false;
@@ -279,6 +280,8 @@ impl<K: Clone + Eq + Hash> State<K> {
                 if entry.delay.is_some() {
                     entry.phase = Phase::Idle;
                     self.keys.insert(owned, entry);
+                } else {
+                    *garbage = Some(owned);
                 }
             }
             Phase::ProcessingDirty => {
