@@ -1,11 +1,12 @@
 //! Watch over HTTP: newline-delimited JSON events (`{"type": "ADDED", "object": {...}}`) streamed in
 //! a chunked response until `timeoutSeconds` passes, the client leaves, or the store ends the stream.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use capstan_store::{ListParams, StoreError, WatchEvent, WatchParams};
+use capstan_store::{ListParams, StoreError, StoredObject, WatchEvent, WatchParams};
 use futures::StreamExt;
 use http::{HeaderValue, Response, header};
 use http_body_util::{BodyExt, StreamBody};
@@ -23,6 +24,20 @@ use crate::table::{self, IncludeObject};
 /// The longest watch the server holds open when the client names no timeout.
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// One watch event on the wire.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: Cow<'a, Value>,
+}
+
+fn encode_line(line: &Line<'_>) -> Bytes {
+    let mut bytes = serde_json::to_vec(line).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
 /// How one watch renders its events.
 #[derive(Clone, Debug)]
 struct Render {
@@ -31,27 +46,39 @@ struct Render {
 }
 
 impl Render {
-    fn object(&self, v: &Value) -> Value {
+    /// One event line for a stored object: serialized straight from the stored JSON when it already
+    /// carries its type (no copy per watcher), or as a one-row Table.
+    fn object_line(&self, kind: &str, o: &StoredObject) -> Bytes {
         match self.table {
             Some(include) => {
+                let v = stored_json(&self.rr, o);
                 let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_owned();
-                table::table(&self.rr.info.type_key, &[v], &rv, include)
+                self.line(kind, table::table(&self.rr.info.type_key, &[&v], &rv, include))
             }
-            None => v.clone(),
+            None => {
+                let v = o.json();
+                let object = if v.get("apiVersion").is_some() && v.get("kind").is_some() {
+                    Cow::Borrowed(v)
+                } else {
+                    Cow::Owned(stored_json(&self.rr, o))
+                };
+                encode_line(&Line { kind, object })
+            }
         }
     }
 
     fn line(&self, kind: &str, object: Value) -> Bytes {
-        let mut bytes = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        bytes.push(b'\n');
-        Bytes::from(bytes)
+        encode_line(&Line {
+            kind,
+            object: Cow::Owned(object),
+        })
     }
 
     fn event(&self, ev: &WatchEvent) -> Bytes {
         match ev {
-            WatchEvent::Added(o) => self.line("ADDED", self.object(&stored_json(&self.rr, o))),
-            WatchEvent::Modified(o) => self.line("MODIFIED", self.object(&stored_json(&self.rr, o))),
-            WatchEvent::Deleted(o) => self.line("DELETED", self.object(&stored_json(&self.rr, o))),
+            WatchEvent::Added(o) => self.object_line("ADDED", o),
+            WatchEvent::Modified(o) => self.object_line("MODIFIED", o),
+            WatchEvent::Deleted(o) => self.object_line("DELETED", o),
             WatchEvent::Bookmark(rev) => {
                 let t = &self.rr.info.type_key;
                 let obj = match self.table {
