@@ -60,6 +60,8 @@ async fn a_deployment_gets_three_ready_pods_on_three_nodes() {
         ann.get("deployment.kubernetes.io/revision").map(String::as_str),
         Some("1")
     );
+    // The revision annotation is written with a status write: the user's generation stays 1 (A.9).
+    assert_eq!(d.metadata.generation, Some(1));
     c.stop().await;
 }
 

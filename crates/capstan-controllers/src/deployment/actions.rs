@@ -83,11 +83,12 @@ impl<'c> Syncer<'c> {
         self.write_status(status).await
     }
 
-    /// Copies the new RS's revision onto the Deployment (D.35).
+    /// Copies the new RS's revision onto the Deployment (D.35) with a status write, which never bumps
+    /// `metadata.generation` (A.9).
     async fn set_revision(&mut self, rev: &str) -> Result<(), StoreError> {
         let mut updated = self.d.clone();
         if set_deployment_revision(&mut updated, rev) {
-            let written = self.ctx.api::<Deployment>(&self.ns).replace(&updated).await?;
+            let written = self.ctx.api::<Deployment>(&self.ns).replace_status(&updated).await?;
             self.d = (*written).clone();
         }
         Ok(())

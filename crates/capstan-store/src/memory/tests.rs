@@ -219,6 +219,28 @@ async fn deployment_annotations_bump_generation() {
 }
 
 #[tokio::test]
+async fn deployment_status_writes_may_set_annotations_without_bumping_generation() {
+    let store = MemoryStore::new();
+    let d = store.create(&deployments(), deployment("web", "a")).await.unwrap();
+    let mut v = d.json().clone();
+    v["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+    v["metadata"]["labels"] = json!({"sneaky": "label"});
+    v["status"] = json!({"observedGeneration": 1});
+    let d2 = store.update(&deployments(), v, Subresource::Status).await.unwrap();
+    assert_eq!(d2.json()["metadata"]["generation"], 1);
+    assert_eq!(
+        d2.json()["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
+    assert_eq!(
+        d2.json()["metadata"]["labels"],
+        d.json()["metadata"]["labels"],
+        "labels stay"
+    );
+    assert_eq!(d2.json()["status"]["observedGeneration"], 1);
+}
+
+#[tokio::test]
 async fn finalizers_hold_a_deleted_object_until_emptied() {
     let store = MemoryStore::new();
     let mut w = widget("a", json!({}));

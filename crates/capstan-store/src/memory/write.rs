@@ -309,6 +309,17 @@ fn update(
                     None => map.remove("status"),
                 };
             }
+            if is_deployment(type_key) {
+                // The apps/v1 Deployment status strategy keeps only spec and labels from the stored
+                // object, so the controller records its revision annotation with a status write,
+                // which never bumps generation (specs/apps.md A.9).
+                let annotations = object.get("metadata").and_then(|m| m.get("annotations")).cloned();
+                let meta_map = meta::metadata_mut(&mut new)?;
+                match annotations {
+                    Some(a) => meta_map.insert("annotations".into(), a),
+                    None => meta_map.remove("annotations"),
+                };
+            }
             new
         }
     };
@@ -540,4 +551,9 @@ mod tests {
         let done = serde_json::json!({"spec": {"nodeName": "n1"}, "status": {"phase": "Succeeded"}});
         assert_eq!(pod_grace(&done, None), 0);
     }
+}
+
+/// Whether `type_key` is apps/v1 Deployment, whose status writes may also change annotations.
+fn is_deployment(type_key: &TypeKey) -> bool {
+    type_key.group == "apps" && type_key.kind == "Deployment"
 }
