@@ -196,13 +196,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let material = tls_material(&args)?;
     let tls_config = material.as_ref().map(TlsMaterial::server_config).transpose()?;
 
-    let store: Arc<dyn Store> = if args.in_memory {
+    let durable: Option<Arc<DurableStore>> = if args.in_memory {
         tracing::info!("store: in memory");
-        Arc::new(MemoryStore::new())
+        None
     } else {
         let dir = data_dir.join("store");
         tracing::info!(dir = %dir.display(), "store: durable");
-        Arc::new(DurableStore::open(&dir).await.context("opening the durable store")?)
+        Some(Arc::new(
+            DurableStore::open(&dir).await.context("opening the durable store")?,
+        ))
+    };
+    let store: Arc<dyn Store> = match &durable {
+        Some(d) => d.clone(),
+        None => Arc::new(MemoryStore::new()),
     };
     let registry = Registry::builtin();
     ensure_namespaces(&store, &registry).await?;
@@ -256,6 +262,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     drop(stop_rx);
     let _ = server_task.await;
+    drop(api);
+    drop(store);
+    if let Some(d) = durable {
+        match Arc::try_unwrap(d) {
+            Ok(d) => d.close().await,
+            Err(_) => tracing::warn!("connections still hold the store; it closes when they end"),
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
