@@ -414,3 +414,38 @@ fn kubectl_create_sends_protobuf_bodies_that_the_server_decodes() {
     ]);
     assert_eq!(got, "3 d2 nginx:1.25 80");
 }
+
+#[test]
+fn a_non_loopback_listen_address_without_tls_material_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["up", "--in-memory", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run capstan up");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to listen on non-loopback address"), "{err}");
+    assert!(!dir.path().join("kubeconfig.yaml").exists());
+}
+
+#[test]
+fn the_kubeconfig_trusts_a_ca_and_the_server_certificate_is_not_a_ca() {
+    let c = Cluster::start();
+    let kubeconfig = std::fs::read_to_string(c.kubeconfig()).expect("kubeconfig");
+    assert!(kubeconfig.contains("server: https://127.0.0.1:"), "{kubeconfig}");
+    assert!(kubeconfig.contains("certificate-authority-data:"), "{kubeconfig}");
+    let leaf = c.dir.path().join("server.crt");
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&leaf)
+        .output()
+        .expect("openssl reads the generated certificate");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CA:FALSE"), "{text}");
+    assert!(
+        text.contains("IP Address:127.0.0.1") && text.contains("DNS:localhost"),
+        "{text}"
+    );
+}
