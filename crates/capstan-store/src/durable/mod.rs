@@ -14,7 +14,8 @@
 //!   fsyncs, so both would acknowledge writes a crash can lose.
 //! - **Crash-safe, with quick repair**: copy-on-write B-trees with checksummed commit slots; with
 //!   quick repair on, each commit saves the allocator state and uses two-phase commit, so reopening
-//!   after SIGKILL is near-instant instead of a walk over the whole file.
+//!   after SIGKILL is near-instant instead of a walk over the whole file. The price is a second
+//!   flush per commit (two-phase commit); group commit spreads it over every write of the batch.
 //! - SQLite (WAL, `synchronous=FULL`) measured a little faster on these machines but is a C
 //!   dependency; redb with 64 writes per commit is ~20k writes/s, well past a control plane's needs.
 //!

@@ -61,7 +61,9 @@ impl DurableStore {
         Ok(Self { engine, journal, dir })
     }
 
-    /// How many durable commits (fsyncs) this store has made since it was opened.
+    /// How many durable commits this store has made since it was opened: one per group of writes
+    /// (plus one per history compaction). With quick repair on, redb flushes the file twice per
+    /// commit (two-phase commit), so the `fsync` system calls are twice this figure.
     pub fn fsync_count(&self) -> u64 {
         self.journal.commits()
     }
