@@ -30,7 +30,7 @@ pub struct UpArgs {
     #[arg(long)]
     in_memory: bool,
     /// How many simulated nodes the node agent runs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     nodes: u32,
     /// Serve this certificate (PEM) instead of a generated one; needs --tls-key.
     #[arg(long, requires = "tls_key")]
@@ -246,9 +246,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         kubeconfig_path.display()
     );
 
-    // Controllers (Deployment, ReplicaSet, garbage collector) and the node agent join here, on the same
-    // store, once capstan-runtime's Manager and capstan-controllers are wired: they take `store`,
-    // `args.nodes` and `stop_rx` and run until the shutdown signal.
+    // The controllers (ReplicaSet, Deployment, garbage collector) and the simulated node agent run in
+    // this process on the same store, until the shutdown signal.
+    let manager = capstan_runtime::Manager::new(Arc::clone(&store));
+    let controllers = capstan_controllers::ControllersConfig {
+        nodes: args.nodes as usize,
+        ..capstan_controllers::ControllersConfig::default()
+    };
+    capstan_controllers::install(&manager, &controllers)
+        .await
+        .context("starting the controllers")?;
+    let mut stop_manager = stop_rx.clone();
+    let manager_task = tokio::spawn(manager.run(async move {
+        let _ = stop_manager.wait_for(|s| *s).await;
+    }));
 
     for doc in manifests::read_all(&args.files)? {
         match apply_one(&store, &registry, doc).await {
@@ -262,6 +273,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     drop(stop_rx);
     let _ = server_task.await;
+    match manager_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("controllers stopped with an error: {e}"),
+        Err(e) => tracing::error!("controllers task failed: {e}"),
+    }
     drop(api);
     drop(store);
     if let Some(d) = durable {

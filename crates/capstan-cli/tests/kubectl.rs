@@ -172,7 +172,7 @@ fn kubectl_apply_creates_then_configures_after_an_edit() {
     let table = c.ok(&["get", "deploy"]);
     let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
-    assert!(table.contains("my-app") && table.contains("0/3"), "{table}");
+    assert!(table.contains("my-app") && table.contains("/3 "), "{table}");
     let wide = c.ok(&["get", "deploy", "-o", "wide"]);
     assert!(
         wide.contains("IMAGES") && wide.contains("nginx:1.26") && wide.contains("app=my-app"),
@@ -310,8 +310,8 @@ fn kubectl_get_watch_prints_each_change_until_its_timeout() {
     c.ok(&["scale", "deploy", "my-app", "--replicas=4"]);
     let out = watcher.wait_with_output().expect("kubectl -w output");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("0/2"), "initial row missing: {text}");
-    assert!(text.contains("0/4"), "scaled row missing: {text}");
+    assert!(text.contains("/2 "), "initial row missing: {text}");
+    assert!(text.contains("/4 "), "scaled row missing: {text}");
 }
 
 #[test]
@@ -447,5 +447,68 @@ fn the_kubeconfig_trusts_a_ca_and_the_server_certificate_is_not_a_ca() {
     assert!(
         text.contains("IP Address:127.0.0.1") && text.contains("DNS:localhost"),
         "{text}"
+    );
+}
+
+/// Polls `kubectl get` until `done` holds for its output (at most 30 s).
+fn eventually(c: &Cluster, args: &[&str], what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = c.kubectl(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{what}: last output {text:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn rollouts_replacements_and_garbage_collection_work_with_the_controllers() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    c.ok(&["apply", "-f", &f]);
+    assert!(
+        c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"])
+            .contains("successfully rolled out")
+    );
+    let pods = c.ok(&["get", "pods", "-o", "wide"]);
+    assert_eq!(pods.matches("Running").count(), 2, "{pods}");
+    assert!(pods.contains("capstan-node-"), "{pods}");
+    assert!(c.ok(&["get", "nodes"]).contains("Ready"));
+
+    c.ok(&["set", "image", "deploy/my-app", "web=nginx:1.26"]);
+    c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    let history = c.ok(&["rollout", "history", "deploy/my-app"]);
+    assert!(history.contains('1') && history.contains('2'), "{history}");
+    c.ok(&["rollout", "undo", "deploy/my-app"]);
+    c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    let image = c.ok(&[
+        "get",
+        "deploy",
+        "my-app",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, "nginx:1.25");
+    let described = c.ok(&["describe", "deploy/my-app"]);
+    assert!(described.contains("ScalingReplicaSet"), "{described}");
+
+    let victim = c.ok(&["get", "pods", "-o", "jsonpath={.items[0].metadata.name}"]);
+    c.ok(&["delete", "pod", &victim]);
+    eventually(
+        &c,
+        &["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"],
+        "a replacement pod",
+        |names| names.split_whitespace().count() == 2 && !names.split_whitespace().any(|n| n == victim),
+    );
+
+    c.ok(&["delete", "deploy", "my-app"]);
+    eventually(
+        &c,
+        &["get", "rs,pods", "-o", "name"],
+        "ReplicaSets and pods collected",
+        |names| names.trim().is_empty(),
     );
 }
