@@ -34,9 +34,19 @@ spec:
           value: blue
 ";
 
+/// A `capstan up` process, killed when dropped (also when a test fails half-way).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `capstan up` and its data directory.
 struct Cluster {
-    child: Child,
+    _process: Running,
     dir: tempfile::TempDir,
 }
 
@@ -45,7 +55,7 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
-fn up(data_dir: &Path, in_memory: bool) -> Child {
+fn up(data_dir: &Path, in_memory: bool) -> Running {
     assert!(
         Path::new(KUBECTL).exists(),
         "these tests drive the real kubectl at {KUBECTL}"
@@ -62,7 +72,7 @@ fn up(data_dir: &Path, in_memory: bool) -> Child {
     if in_memory {
         cmd.arg("--in-memory");
     }
-    cmd.spawn().expect("start capstan up")
+    Running(cmd.spawn().expect("start capstan up"))
 }
 
 fn kubectl_at(kubeconfig: &Path, args: &[&str]) -> Output {
@@ -88,8 +98,8 @@ fn wait_ready(kubeconfig: &Path) {
 impl Cluster {
     fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let child = up(dir.path(), true);
-        let c = Self { child, dir };
+        let process = up(dir.path(), true);
+        let c = Self { _process: process, dir };
         wait_ready(&c.kubeconfig());
         c
     }
@@ -124,13 +134,6 @@ impl Cluster {
         let p = self.dir.path().join(name);
         std::fs::write(&p, text).expect("write manifest");
         p.display().to_string()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -369,17 +372,16 @@ fn a_restart_on_the_same_data_dir_keeps_objects_token_and_certificate() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = std::fs::read_to_string(dir.path().join("token")).expect("token");
     let ca = std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca");
-    let term = Command::new("kill").arg("-TERM").arg(first.id().to_string()).status();
+    let term = Command::new("kill").arg("-TERM").arg(first.0.id().to_string()).status();
     assert!(term.is_ok_and(|s| s.success()));
-    let status = first.wait().expect("wait for capstan up");
+    let status = first.0.wait().expect("wait for capstan up");
     assert!(status.success(), "capstan up should exit cleanly on SIGTERM: {status}");
 
     std::fs::remove_file(&kubeconfig).expect("remove kubeconfig");
-    let mut second = up(dir.path(), false);
+    let second = up(dir.path(), false);
     wait_ready(&kubeconfig);
     let out = kubectl_at(&kubeconfig, &["get", "ns", "kept"]);
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.path().join("token")).expect("token"), token);
     assert_eq!(std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca"), ca);
