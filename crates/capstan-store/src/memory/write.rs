@@ -520,6 +520,11 @@ fn current_deadline(object: &Value, default: k8s_openapi::jiff::Timestamp) -> k8
         .unwrap_or(default)
 }
 
+/// Whether `type_key` is apps/v1 Deployment, whose status writes may also change annotations.
+fn is_deployment(type_key: &TypeKey) -> bool {
+    type_key.group == "apps" && type_key.kind == "Deployment"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,9 +556,4 @@ mod tests {
         let done = serde_json::json!({"spec": {"nodeName": "n1"}, "status": {"phase": "Succeeded"}});
         assert_eq!(pod_grace(&done, None), 0);
     }
-}
-
-/// Whether `type_key` is apps/v1 Deployment, whose status writes may also change annotations.
-fn is_deployment(type_key: &TypeKey) -> bool {
-    type_key.group == "apps" && type_key.kind == "Deployment"
 }
