@@ -29,6 +29,7 @@ pub use journal::RedbJournal;
 pub use store::DurableStore;
 
 #[cfg(test)]
+#[path = "tests/store.rs"]
 mod store_tests;
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ mod watch;
 mod write;
 
 #[cfg(test)]
+#[path = "tests/journal.rs"]
 mod journal_tests;
 #[cfg(test)]
 mod tests;
