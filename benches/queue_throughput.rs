@@ -338,7 +338,7 @@ fn memory_per_key(n: u64) -> (f64, f64) {
     COUNTING.store(true, Relaxed);
     for i in 0..n {
         let key = format!("k-{i}");
-        key_bytes += 2 * key.capacity(); // one copy in the index, one in the FIFO
+        key_bytes += key.capacity(); // the queue keeps one copy of each key
         q.add(key);
     }
     COUNTING.store(false, Relaxed);

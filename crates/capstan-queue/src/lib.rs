@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod delay;
+mod keys;
 mod limiter;
 mod lock;
 mod metrics;

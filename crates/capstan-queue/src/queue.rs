@@ -1,7 +1,7 @@
 //! [`WorkQueue`]: the shared handle, its builder, and `get`.
 
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -20,6 +20,8 @@ use crate::state::{State, Wakeups};
 pub(crate) struct Shared<K> {
     name: Box<str>,
     pub(crate) state: SpinMutex<State<K>>,
+    /// Hashes keys before the lock is taken: the critical sections only probe the index.
+    hasher: foldhash::fast::RandomState,
     limiter: Box<dyn RateLimiter<K>>,
     /// The metrics hooks, also kept here so that `add_rate_limited` counts retries without the lock.
     hooks: Option<Arc<dyn QueueMetrics>>,
@@ -51,8 +53,8 @@ impl<K> Drop for Shared<K> {
 /// - After [`shut_down`](WorkQueue::shut_down), adds are ignored and `get` returns `None`.
 ///
 /// # Caveats
-/// Keys are cloned once per add (one copy waits in the FIFO, one in the index): use cheap keys
-/// (`Arc<str>`, small strings, ids). Time comes from `tokio::time`, so delays follow a paused clock.
+/// The queue keeps one copy of each key it tracks and `get` hands out a clone of it: use keys that
+/// are cheap to clone (`Arc<str>`, small strings, ids). Time comes from `tokio::time`, so delays follow a paused clock.
 #[doc(alias = "workqueue")]
 #[doc(alias = "RateLimitingInterface")]
 pub struct WorkQueue<K> {
@@ -121,6 +123,7 @@ where
             shared: Arc::new(Shared {
                 name: self.name.into_boxed_str(),
                 state: SpinMutex::new(State::new(hooks.clone().map(MetricsState::new))),
+                hasher: foldhash::fast::RandomState::default(),
                 limiter,
                 hooks,
                 timer_wake: Arc::new(Notify::new()),
@@ -167,15 +170,16 @@ where
     /// `priority` if that is higher; if it is being processed, it is handed out again after `done`.
     /// Ignored once the queue is shutting down.
     pub fn add_with_priority(&self, key: K, priority: i32) {
+        let hash = self.shared.hasher.hash_one(&key);
         let mut wakeups = Wakeups::default();
-        {
+        let _unused_copy = {
             let mut state = self.shared.state.lock();
             if state.shutting_down {
                 return;
             }
             promote(&mut state, &mut wakeups);
-            state.add(key, priority, &mut wakeups);
-        }
+            state.add(key, hash, priority, &mut wakeups).1
+        };
         wakeups.wake();
     }
 
@@ -185,7 +189,9 @@ where
         if delay.is_zero() {
             return self.add(key);
         }
+        let hash = self.shared.hasher.hash_one(&key);
         let mut wakeups = Wakeups::default();
+        let _unused_copy;
         let start_timer = {
             let mut state = self.shared.state.lock();
             if state.shutting_down {
@@ -194,7 +200,9 @@ where
             let now = Instant::now();
             state.promote_due(now, &mut wakeups);
             let at = now.checked_add(delay).unwrap_or_else(far_future);
-            let earlier = state.add_delayed(key, at) && state.timer.deadline.is_none_or(|d| at < d);
+            let (pushed, copy) = state.add_delayed(key, hash, at);
+            _unused_copy = copy;
+            let earlier = pushed && state.timer.deadline.is_none_or(|d| at < d);
             if earlier {
                 state.timer.deadline = Some(at);
             }
@@ -234,12 +242,13 @@ where
     /// Ends the processing of `key`. If `key` was added again meanwhile, it waits again now. A key
     /// that is not being processed is ignored.
     pub fn done(&self, key: &K) {
+        let hash = self.shared.hasher.hash_one(key);
         let mut wakeups = Wakeups::default();
         let mut garbage = None;
         let drained = {
             let mut state = self.shared.state.lock();
             promote(&mut state, &mut wakeups);
-            state.done(key, &mut wakeups, &mut garbage) && state.draining && state.processing == 0
+            state.done(key, hash, &mut wakeups, &mut garbage) && state.draining && state.processing == 0
         };
         drop(garbage);
         wakeups.wake();

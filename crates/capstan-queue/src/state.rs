@@ -1,10 +1,10 @@
-//! The queue's state behind its one lock: every key the queue knows, in one hash map.
+//! The queue's state behind its one lock: the key index, the ready FIFO of key ids, the delay heap.
 //!
-//! A key has one [`Entry`] while it is waiting, being processed, or delayed; the entry is removed
-//! when none of these holds any more. Each operation is one short critical section with one hash
-//! lookup on its common path.
+//! A key has one entry in [`Keys`] while it is waiting, being processed, or delayed; the entry is
+//! removed when none of these holds any more. The FIFO and the heap refer to entries by id, so each
+//! operation does at most one hash lookup (none to hand out a key), with the hash computed by the
+//! caller before taking the lock.
 
-use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::task::Waker;
@@ -12,34 +12,11 @@ use std::task::Waker;
 use tokio::time::Instant;
 
 use crate::delay::{DelayHeap, TimerState};
+use crate::keys::{Entry, Found, Keys, Phase};
 use crate::metrics::MetricsState;
 use crate::ready::Ready;
 
 pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// Where a key is in its life cycle.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Phase {
-    /// Known only because of a pending delayed add.
-    Idle,
-    /// In the ready FIFO, waiting for a worker.
-    Waiting,
-    /// Held by a worker.
-    Processing,
-    /// Held by a worker and added again since: requeued at `done`.
-    ProcessingDirty,
-}
-
-/// What the queue knows about one key.
-pub(crate) struct Entry {
-    pub(crate) phase: Phase,
-    /// The priority the key waits with (or will wait with, once a dirty key is done).
-    pub(crate) priority: i32,
-    /// The sequence number of the key's live slot in the ready FIFO, when `Waiting`.
-    pub(crate) seq: u64,
-    /// The earliest pending delayed add, if any.
-    pub(crate) delay: Option<Instant>,
-}
 
 /// The outcome of adding a key, for wake-ups and metrics.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -102,23 +79,33 @@ impl Waiters {
     }
 }
 
-/// Wakers collected under the lock and woken after it is released.
+/// Wakers collected under the lock and woken after it is released. The common case, one waker, is
+/// kept inline: no allocation.
 #[derive(Default)]
-pub(crate) struct Wakeups(Vec<Waker>);
+pub(crate) struct Wakeups {
+    one: Option<Waker>,
+    more: Vec<Waker>,
+}
 
 impl Wakeups {
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
-            self.0.push(waker);
+            match self.one {
+                None => self.one = Some(waker),
+                Some(_) => self.more.push(waker),
+            }
         }
     }
 
     pub(crate) fn extend(&mut self, wakers: Vec<Waker>) {
-        self.0.extend(wakers);
+        self.more.extend(wakers);
     }
 
     pub(crate) fn wake(self) {
-        for waker in self.0 {
+        if let Some(waker) = self.one {
+            waker.wake();
+        }
+        for waker in self.more {
             waker.wake();
         }
     }
@@ -126,8 +113,8 @@ impl Wakeups {
 
 /// Everything behind the queue's lock.
 pub(crate) struct State<K> {
-    pub(crate) keys: Map<K, Entry>,
-    pub(crate) ready: Ready<K>,
+    pub(crate) keys: Keys<K>,
+    pub(crate) ready: Ready<u32>,
     /// Keys in `Waiting`: what `len()` reports.
     pub(crate) waiting: usize,
     /// Keys in `Processing` or `ProcessingDirty`.
@@ -135,7 +122,7 @@ pub(crate) struct State<K> {
     /// Keys in `ProcessingDirty`.
     pub(crate) dirty: usize,
     next_seq: u64,
-    pub(crate) delayed: DelayHeap<K>,
+    pub(crate) delayed: DelayHeap<u32>,
     pub(crate) waiters: Waiters,
     pub(crate) shutting_down: bool,
     /// `shut_down_with_drain` is waiting for `processing` to reach zero.
@@ -147,7 +134,7 @@ pub(crate) struct State<K> {
 impl<K: Clone + Eq + Hash> State<K> {
     pub(crate) fn new(metrics: Option<MetricsState<K>>) -> Self {
         State {
-            keys: Map::default(),
+            keys: Keys::new(),
             ready: Ready::new(),
             waiting: 0,
             processing: 0,
@@ -167,36 +154,32 @@ impl<K: Clone + Eq + Hash> State<K> {
         self.next_seq
     }
 
-    /// Adds `key` now with `priority`; the caller checked that the queue is not shutting down.
-    pub(crate) fn add(&mut self, key: K, priority: i32, wakeups: &mut Wakeups) -> Added {
+    /// Adds `key` (whose hash is `hash`) now with `priority`; the caller checked that the queue is not
+    /// shutting down. Returns the outcome and the caller's key if the queue already had a copy (to be
+    /// dropped after unlocking).
+    pub(crate) fn add(&mut self, key: K, hash: u64, priority: i32, wakeups: &mut Wakeups) -> (Added, Option<K>) {
         let seq = self.next_seq();
-        let with_metrics = self.metrics.is_some();
-        let (added, push, dirty_key) = match self.keys.entry(key) {
-            MapEntry::Vacant(vacant) => {
-                let slot_key = vacant.key().clone();
-                vacant.insert(Entry {
-                    phase: Phase::Waiting,
-                    priority,
-                    seq,
-                    delay: None,
-                });
-                (Added::Queued, Some((slot_key, priority)), None)
+        match self.keys.find_or_insert(key, hash, Phase::Waiting, priority, seq, None) {
+            Found::Inserted(id) => {
+                self.after_add(id, Added::Queued, Some(priority), seq, wakeups);
+                (Added::Queued, None)
             }
-            MapEntry::Occupied(mut occupied) => {
-                let (added, push) = apply_add(occupied.get_mut(), priority, seq);
-                let push = push.map(|p| (occupied.key().clone(), p));
-                let dirty_key = (added == Added::Dirty && with_metrics).then(|| occupied.key().clone());
-                (added, push, dirty_key)
+            Found::Existing(id, key) => {
+                let Some(entry) = self.keys.get_mut(id) else {
+                    return (Added::Deduplicated, Some(key));
+                };
+                let (added, push) = apply_add(entry, priority, seq);
+                self.after_add(id, added, push, seq, wakeups);
+                (added, Some(key))
             }
-        };
-        self.after_add(added, push, dirty_key, seq, wakeups);
-        added
+        }
     }
 
     /// Moves every delayed key whose time has come into the ready FIFO, earliest first.
     pub(crate) fn promote_due(&mut self, now: Instant, wakeups: &mut Wakeups) {
         while let Some(item) = self.delayed.pop_due(now) {
-            let Some(entry) = self.keys.get_mut(&item.key) else {
+            let id = item.key;
+            let Some(entry) = self.keys.get_mut(id) else {
                 continue;
             };
             if entry.delay != Some(item.at) {
@@ -206,40 +189,28 @@ impl<K: Clone + Eq + Hash> State<K> {
             self.next_seq += 1;
             let seq = self.next_seq;
             let (added, push) = apply_add(entry, 0, seq);
-            let dirty_key = (added == Added::Dirty && self.metrics.is_some()).then(|| item.key.clone());
-            // The heap's copy of the key moves into the FIFO: no clone on this path.
-            let push = push.map(|p| (item.key, p));
-            self.after_add(added, push, dirty_key, seq, wakeups);
+            self.after_add(id, added, push, seq, wakeups);
         }
     }
 
-    fn after_add(
-        &mut self,
-        added: Added,
-        push: Option<(K, i32)>,
-        dirty_key: Option<K>,
-        seq: u64,
-        wakeups: &mut Wakeups,
-    ) {
-        if let Some((key, priority)) = push {
-            if added == Added::Queued {
-                if let Some(metrics) = &mut self.metrics {
-                    metrics.on_add(&key);
-                }
+    /// Bookkeeping after an add changed entry `id`: the FIFO push (with `priority`, if any), counters,
+    /// one waiter to wake, metrics.
+    fn after_add(&mut self, id: u32, added: Added, push: Option<i32>, seq: u64, wakeups: &mut Wakeups) {
+        if let Some(priority) = push {
+            self.ready.push(priority, id, seq);
+        }
+        match added {
+            Added::Queued => {
                 self.waiting += 1;
                 wakeups.push(self.waiters.pop());
             }
-            self.ready.push(priority, key, seq);
+            Added::Dirty => self.dirty += 1,
+            Added::Deduplicated => return,
         }
-        if added == Added::Dirty {
-            self.dirty += 1;
-            if let (Some(metrics), Some(key)) = (&mut self.metrics, dirty_key) {
-                metrics.on_add(&key);
+        if let Some(metrics) = &mut self.metrics {
+            if let Some(entry) = self.keys.get(id) {
+                metrics.on_add(&entry.key);
             }
-        }
-        if added != Added::Deduplicated
-            && let Some(metrics) = &self.metrics
-        {
             metrics.depth(self.waiting + self.dirty);
         }
     }
@@ -247,7 +218,7 @@ impl<K: Clone + Eq + Hash> State<K> {
     /// Hands out the next waiting key, marking it processing.
     pub(crate) fn pop(&mut self) -> Option<K> {
         while let Some(slot) = self.ready.pop() {
-            let Some(entry) = self.keys.get_mut(&slot.key) else {
+            let Some(entry) = self.keys.get_mut(slot.key) else {
                 continue;
             };
             if entry.phase != Phase::Waiting || entry.seq != slot.seq {
@@ -256,85 +227,79 @@ impl<K: Clone + Eq + Hash> State<K> {
             entry.phase = Phase::Processing;
             self.waiting -= 1;
             self.processing += 1;
+            let key = entry.key.clone();
             if let Some(metrics) = &mut self.metrics {
-                metrics.on_get(&slot.key, self.waiting + self.dirty);
+                metrics.on_get(&key, self.waiting + self.dirty);
             }
-            return Some(slot.key);
+            return Some(key);
         }
         None
     }
 
-    /// Ends processing of `key`; a dirty key waits again. Returns false if `key` was not processing.
-    /// A key no longer tracked is moved to `garbage`, to be dropped after the lock is released.
-    pub(crate) fn done(&mut self, key: &K, wakeups: &mut Wakeups, garbage: &mut Option<K>) -> bool {
-        // One lookup on the common path: remove, and put back only if something remains to track.
-        let Some((owned, mut entry)) = self.keys.remove_entry(key) else {
+    /// Ends processing of `key` (whose hash is `hash`); a dirty key waits again. Returns false if
+    /// `key` was not processing. A key no longer tracked is moved to `garbage`, to be dropped after
+    /// the lock is released.
+    pub(crate) fn done(&mut self, key: &K, hash: u64, wakeups: &mut Wakeups, garbage: &mut Option<K>) -> bool {
+        let Some(id) = self.keys.find(hash, key) else {
+            return false;
+        };
+        let seq = self.next_seq + 1;
+        let Some(entry) = self.keys.get_mut(id) else {
             return false;
         };
         match entry.phase {
             Phase::Processing => {
                 self.processing -= 1;
                 if let Some(metrics) = &mut self.metrics {
-                    metrics.on_done(&owned);
+                    metrics.on_done(&entry.key);
                 }
                 if entry.delay.is_some() {
                     entry.phase = Phase::Idle;
-                    self.keys.insert(owned, entry);
                 } else {
-                    *garbage = Some(owned);
+                    *garbage = self.keys.remove(id);
                 }
             }
             Phase::ProcessingDirty => {
-                self.processing -= 1;
-                self.dirty -= 1;
-                if let Some(metrics) = &mut self.metrics {
-                    metrics.on_done(&owned);
-                }
-                let seq = self.next_seq();
+                self.next_seq = seq;
                 entry.phase = Phase::Waiting;
                 entry.seq = seq;
                 let priority = entry.priority;
-                let slot_key = owned.clone();
-                self.keys.insert(owned, entry);
-                self.ready.push(priority, slot_key, seq);
+                if let Some(metrics) = &mut self.metrics {
+                    metrics.on_done(&entry.key);
+                }
+                self.processing -= 1;
+                self.dirty -= 1;
+                self.ready.push(priority, id, seq);
                 self.waiting += 1;
                 wakeups.push(self.waiters.pop());
                 if let Some(metrics) = &self.metrics {
                     metrics.depth(self.waiting + self.dirty);
                 }
             }
-            Phase::Idle | Phase::Waiting => {
-                self.keys.insert(owned, entry);
-                return false;
-            }
+            Phase::Idle | Phase::Waiting => return false,
         }
         true
     }
 
-    /// Records a delayed add of `key` at `at`, keeping the earliest. Returns true if `at` is now the
-    /// key's deadline (the heap got a new item).
-    pub(crate) fn add_delayed(&mut self, key: K, at: Instant) -> bool {
-        match self.keys.entry(key) {
-            MapEntry::Vacant(vacant) => {
-                let heap_key = vacant.key().clone();
-                vacant.insert(Entry {
-                    phase: Phase::Idle,
-                    priority: 0,
-                    seq: 0,
-                    delay: Some(at),
-                });
-                self.delayed.push(heap_key, at);
-                true
+    /// Records a delayed add of `key` (whose hash is `hash`) at `at`, keeping the earliest. Returns
+    /// whether `at` is now the key's deadline (the heap got a new item), and the caller's key if the
+    /// queue already had a copy (to be dropped after unlocking).
+    pub(crate) fn add_delayed(&mut self, key: K, hash: u64, at: Instant) -> (bool, Option<K>) {
+        match self.keys.find_or_insert(key, hash, Phase::Idle, 0, 0, Some(at)) {
+            Found::Inserted(id) => {
+                self.delayed.push(id, at);
+                (true, None)
             }
-            MapEntry::Occupied(mut occupied) => {
-                let entry = occupied.get_mut();
+            Found::Existing(id, key) => {
+                let Some(entry) = self.keys.get_mut(id) else {
+                    return (false, Some(key));
+                };
                 if entry.delay.is_some_and(|current| current <= at) {
-                    return false;
+                    return (false, Some(key));
                 }
                 entry.delay = Some(at);
-                let heap_key = occupied.key().clone();
-                self.delayed.push(heap_key, at);
-                true
+                self.delayed.push(id, at);
+                (true, Some(key))
             }
         }
     }
@@ -343,7 +308,7 @@ impl<K: Clone + Eq + Hash> State<K> {
     pub(crate) fn shut_down(&mut self, wakeups: &mut Wakeups) {
         self.shutting_down = true;
         self.delayed.clear();
-        self.keys.retain(|_, entry| {
+        self.keys.retain(|entry| {
             entry.delay = None;
             entry.phase != Phase::Idle
         });
@@ -353,7 +318,7 @@ impl<K: Clone + Eq + Hash> State<K> {
 
 /// Applies an add to an existing entry; returns the outcome and, if the key must be pushed to the
 /// ready FIFO, the priority to push it with.
-fn apply_add(entry: &mut Entry, priority: i32, seq: u64) -> (Added, Option<i32>) {
+fn apply_add<K>(entry: &mut Entry<K>, priority: i32, seq: u64) -> (Added, Option<i32>) {
     match entry.phase {
         Phase::Idle => {
             entry.phase = Phase::Waiting;
