@@ -67,6 +67,8 @@ pub mod memory;
 pub mod object;
 pub mod params;
 pub mod patch;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod store;
 
 pub use api::{Api, Deleted, Event, ObjectList};
