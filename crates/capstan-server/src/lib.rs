@@ -22,6 +22,7 @@ pub mod auth;
 pub mod body;
 pub mod discovery;
 pub mod handlers;
+pub mod observe;
 pub mod openapi;
 pub mod patch;
 pub mod proto;

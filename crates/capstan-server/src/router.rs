@@ -7,6 +7,8 @@ use crate::discovery::{Registry, ResourceInfo};
 pub enum Route {
     /// `/healthz`, `/readyz`, `/livez` (and their sub-paths).
     Health,
+    /// `/metrics` (Prometheus text, from the embedder's [`Observability`](crate::observe::Observability)).
+    Metrics,
     /// `/version`.
     Version,
     /// `/api`.
@@ -55,6 +57,7 @@ pub fn route(registry: &Registry, path: &str) -> Option<Route> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
         ["healthz" | "readyz" | "livez", ..] => Some(Route::Health),
+        ["metrics"] => Some(Route::Metrics),
         ["version"] => Some(Route::Version),
         ["api"] => Some(Route::CoreVersions),
         ["apis"] => Some(Route::Groups),

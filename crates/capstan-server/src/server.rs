@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// The kinds served.
     pub registry: Registry,
+    /// What `/healthz`, `/livez`, `/readyz` and `/metrics` report (see [`crate::observe`]).
+    pub observability: Option<Arc<dyn crate::observe::Observability>>,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             registry: Registry::builtin(),
+            observability: None,
         }
     }
 }
@@ -153,11 +156,10 @@ impl ApiServer {
             Route::Resource(rr) => return handlers::resource(self, &rr, req).await,
             _ if !is_get => return error_response(&ApiError::method_not_allowed(req.method.as_str())),
             Route::Health => {
-                let mut resp = Response::new(crate::body::full("ok"));
-                resp.headers_mut()
-                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
-                return resp;
+                let verbose = req.query.contains_key("verbose");
+                return crate::observe::health(self.config.observability.as_ref(), &req.path, verbose);
             }
+            Route::Metrics => return crate::observe::metrics(self.config.observability.as_ref()),
             Route::Version => Some(discovery::version()),
             Route::CoreVersions | Route::Groups if discovery::wants_aggregated(accept) => {
                 let doc = discovery::aggregated(self.registry(), r == Route::CoreVersions);
