@@ -2,6 +2,7 @@
 
 mod client;
 mod commands;
+mod controller_manager;
 mod kubeconfig;
 mod manifests;
 mod up;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the store, the API server and the controllers; write a kubeconfig; apply manifests.
     Up(up::UpArgs),
+    /// Run the controllers against an API server (a kubeconfig), with leader election.
+    ControllerManager(controller_manager::ControllerManagerArgs),
     /// Create or update the objects in manifest files or directories.
     Apply {
         /// Manifest files or directories (YAML or JSON, multi-document).
@@ -65,6 +68,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::ControllerManager(args) => controller_manager::run(args).await,
             Command::Apply { files, conn } => commands::apply(&conn, &files).await,
             Command::Get {
                 kind,

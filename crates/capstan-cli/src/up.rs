@@ -44,6 +44,10 @@ pub struct UpArgs {
     /// Serve plain HTTP (loopback addresses only).
     #[arg(long, conflicts_with = "tls_cert")]
     insecure_http: bool,
+    /// Run only the store and the API server; run the controllers elsewhere with
+    /// `capstan controller-manager --kubeconfig DATA_DIR/kubeconfig.yaml`.
+    #[arg(long)]
+    no_controllers: bool,
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -229,9 +233,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &kubeconfig::render(&server_url, material.as_ref().map(|m| m.ca_pem.as_str()), &token),
     )?;
 
+    let manager = (!args.no_controllers).then(|| capstan_runtime::Manager::new(Arc::clone(&store)));
     let config = ServerConfig {
         token: Some(token),
         registry: registry.clone(),
+        observability: manager.as_ref().map(|m| {
+            Arc::new(crate::controller_manager::ManagerObservability::new(m))
+                as Arc<dyn capstan_server::observe::Observability>
+        }),
         ..ServerConfig::default()
     };
     let api = Arc::new(ApiServer::new(Arc::clone(&store), config));
@@ -247,19 +256,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
 
     // The controllers (ReplicaSet, Deployment, garbage collector) and the simulated node agent run in
-    // this process on the same store, until the shutdown signal.
-    let manager = capstan_runtime::Manager::new(Arc::clone(&store));
-    let controllers = capstan_controllers::ControllersConfig {
-        nodes: args.nodes as usize,
-        ..capstan_controllers::ControllersConfig::default()
+    // this process on the same store, until the shutdown signal (with --no-controllers, elsewhere).
+    let manager_task = match manager {
+        Some(manager) => {
+            let controllers = capstan_controllers::ControllersConfig {
+                nodes: args.nodes as usize,
+                ..capstan_controllers::ControllersConfig::default()
+            };
+            capstan_controllers::install(&manager, &controllers)
+                .await
+                .context("starting the controllers")?;
+            let mut stop_manager = stop_rx.clone();
+            Some(tokio::spawn(manager.run(async move {
+                let _ = stop_manager.wait_for(|s| *s).await;
+            })))
+        }
+        None => {
+            tracing::info!(
+                "controllers off: run `capstan controller-manager --kubeconfig {}`",
+                kubeconfig_path.display()
+            );
+            None
+        }
     };
-    capstan_controllers::install(&manager, &controllers)
-        .await
-        .context("starting the controllers")?;
-    let mut stop_manager = stop_rx.clone();
-    let manager_task = tokio::spawn(manager.run(async move {
-        let _ = stop_manager.wait_for(|s| *s).await;
-    }));
 
     for doc in manifests::read_all(&args.files)? {
         match apply_one(&store, &registry, doc).await {
@@ -273,10 +292,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     drop(stop_rx);
     let _ = server_task.await;
-    match manager_task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("controllers stopped with an error: {e}"),
-        Err(e) => tracing::error!("controllers task failed: {e}"),
+    let manager_result = match manager_task {
+        Some(task) => Some(task.await),
+        None => None,
+    };
+    match manager_result {
+        None | Some(Ok(Ok(()))) => {}
+        Some(Ok(Err(e))) => tracing::error!("controllers stopped with an error: {e}"),
+        Some(Err(e)) => tracing::error!("controllers task failed: {e}"),
     }
     drop(api);
     drop(store);

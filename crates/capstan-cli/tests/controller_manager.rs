@@ -1,0 +1,264 @@
+//! The controllers in their own process: `capstan up --no-controllers` serves the API, `capstan
+//! controller-manager --kubeconfig` runs the controllers against it over HTTPS (leader election on),
+//! and the real kubectl sees a Deployment reach its Ready pods. Also the API server's health and
+//! metrics endpoints, fed by the manager of `capstan up`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+/// A child process, killed when dropped (also when a test fails half-way).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn capstan(args: &[&str]) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start capstan"),
+    )
+}
+
+/// Starts `capstan up --in-memory` with `extra` flags on a free port; returns the process and port.
+fn up(dir: &Path, extra: &[&str]) -> (Running, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let data_dir = dir.to_str().expect("utf-8 temp dir");
+    let mut args = vec!["up", "--in-memory", "--listen", &listen, "--data-dir", data_dir];
+    args.extend_from_slice(extra);
+    let process = capstan(&args);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("kubeconfig.yaml").exists() {
+        assert!(Instant::now() < deadline, "capstan up did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (process, port)
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(KUBECTL)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run kubectl")
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, or panics with `what` after `limit`.
+fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(t) = check() {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: split
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: split
+  template:
+    metadata:
+      labels:
+        app: split
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+";
+
+fn ready_pods(kubeconfig: &Path) -> usize {
+    let out = kubectl(
+        kubeconfig,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=split",
+            "-o",
+            "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "True")
+        .count()
+}
+
+#[test]
+fn a_separate_controller_manager_brings_a_deployment_to_three_ready_pods() {
+    assert!(
+        Path::new(KUBECTL).exists(),
+        "this test drives the real kubectl at {KUBECTL}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, _) = up(dir.path(), &["--no-controllers"]);
+    let kubeconfig: PathBuf = dir.path().join("kubeconfig.yaml");
+    let manifest = dir.path().join("deploy.yaml");
+    std::fs::write(&manifest, DEPLOYMENT).expect("write manifest");
+
+    let applied = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().expect("utf-8")]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    // Without controllers nothing happens to it.
+    std::thread::sleep(Duration::from_secs(2));
+    let rs = kubectl(&kubeconfig, &["get", "rs", "-o", "name"]);
+    assert_eq!(
+        String::from_utf8_lossy(&rs.stdout).trim(),
+        "",
+        "no controller should have acted yet"
+    );
+
+    let kc = kubeconfig.to_str().expect("utf-8");
+    let _manager = capstan(&["controller-manager", "--kubeconfig", kc, "--identity", "cm-test"]);
+    eventually(Duration::from_secs(60), "3 Ready pods", || {
+        (ready_pods(&kubeconfig) == 3).then_some(())
+    });
+    let lease = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "capstan-controller-manager",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&lease.stdout),
+        "cm-test",
+        "the manager holds the lease"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the Deployment's status to count 3 ready",
+        || {
+            let status = kubectl(
+                &kubeconfig,
+                &["get", "deploy", "split", "-o", "jsonpath={.status.readyReplicas}"],
+            );
+            (String::from_utf8_lossy(&status.stdout) == "3").then_some(())
+        },
+    );
+
+    // Self-healing still works across the process boundary: a deleted pod is replaced.
+    let names = kubectl(&kubeconfig, &["get", "pods", "-l", "app=split", "-o", "name"]);
+    let first = String::from_utf8_lossy(&names.stdout)
+        .lines()
+        .next()
+        .expect("a pod")
+        .to_owned();
+    let deleted = kubectl(&kubeconfig, &["delete", &first, "--wait=false"]);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    eventually(Duration::from_secs(60), "the deleted pod to be replaced", || {
+        let names = kubectl(&kubeconfig, &["get", "pods", "-l", "app=split", "-o", "name"]);
+        let names = String::from_utf8_lossy(&names.stdout).into_owned();
+        (!names.lines().any(|n| n == first) && ready_pods(&kubeconfig) == 3).then_some(())
+    });
+}
+
+/// One plain-HTTP GET; returns the status code and body.
+fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers end");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (code, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+#[test]
+fn health_is_open_and_metrics_need_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, port) = up(dir.path(), &["--insecure-http"]);
+    let token = std::fs::read_to_string(dir.path().join("token")).expect("token");
+    let token = token.trim();
+
+    assert_eq!(get(port, "/healthz", None), (200, "ok".into()));
+    assert_eq!(get(port, "/livez", None), (200, "ok".into()));
+    eventually(Duration::from_secs(30), "/readyz to pass", || {
+        (get(port, "/readyz", None) == (200, "ok".into())).then_some(())
+    });
+    let (code, body) = get(port, "/readyz?verbose", None);
+    assert_eq!(code, 200);
+    assert!(body.contains("[+]controllers ok"), "{body}");
+
+    assert_eq!(get(port, "/metrics", None).0, 401, "metrics need the token");
+    assert_eq!(get(port, "/metrics", Some("wrong")).0, 401);
+    let (code, metrics) = get(port, "/metrics", Some(token));
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("controller_runtime_max_concurrent_reconciles{controller=\"replicaset\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("workqueue_depth"), "{metrics}");
+}
+
+#[test]
+fn without_controllers_the_server_is_healthy_and_has_no_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, port) = up(dir.path(), &["--insecure-http", "--no-controllers"]);
+    let token = std::fs::read_to_string(dir.path().join("token")).expect("token");
+    assert_eq!(get(port, "/readyz", None), (200, "ok".into()));
+    let (code, body) = get(port, "/healthz?verbose", None);
+    assert_eq!((code, body.as_str()), (200, "[+]ping ok\nhealthz check passed\n"));
+    assert_eq!(get(port, "/metrics", Some(token.trim())).0, 404);
+}
