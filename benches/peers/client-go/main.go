@@ -13,7 +13,7 @@
 //	D: 4 producers calling AddRateLimited (exponential limiter, 1 ns base, 1 s cap), 4 workers doing
 //	   Get, Forget, Done.
 //	E: 1 producer, 4 workers, AddAfter with delays uniform in 0-1 ms for 100,000 keys on a fresh
-//	   queue; the rate is 100,000 over the time until all are done.
+//	   queue; the rate is 100,000 over the time until all are done. The pause rule applies here too.
 //
 // It is built in GOPATH mode against the client-go vendored in Debian's kubernetes source package
 // (client-go v0.20.2, Kubernetes 1.20.2); see benches/peers/run.
@@ -73,7 +73,7 @@ func produce(q workqueue.RateLimitingInterface, rateLimited bool, c *counters, k
 		if k != delayed && atomic.LoadInt32(&c.stop) != 0 {
 			return
 		}
-		if k == unique && atomic.LoadInt64(&c.outstanding) > maxOutstanding {
+		if k != hot && atomic.LoadInt64(&c.outstanding) > maxOutstanding {
 			runtime.Gosched()
 			continue
 		}
