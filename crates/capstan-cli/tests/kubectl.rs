@@ -514,3 +514,37 @@ fn rollouts_replacements_and_garbage_collection_work_with_the_controllers() {
         |names| names.trim().is_empty(),
     );
 }
+
+#[test]
+fn rollout_undo_reuses_the_old_replica_set_and_moves_its_revision_forward() {
+    let c = Cluster::start();
+    let f = c.write("my-app.yaml", MY_APP);
+    c.ok(&["apply", "-f", &f]);
+    c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    c.ok(&["set", "image", "deploy/my-app", "web=nginx:1.26"]);
+    c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    // kubectl sends the old template through Go types (with `resources: {}`): still the same template.
+    c.ok(&["rollout", "undo", "deploy/my-app"]);
+    c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    let rss = c.ok(&["get", "rs", "-o", "name"]);
+    assert_eq!(rss.lines().count(), 2, "undo must not create a third ReplicaSet: {rss}");
+    let history = c.ok(&["rollout", "history", "deploy/my-app"]);
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "revision 1 became 3: {history}");
+    let out = c.ok(&["rollout", "undo", "deploy/my-app", "--to-revision=2"]);
+    assert!(out.contains("rolled back"), "{out}");
+    c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    let image = c.ok(&[
+        "get",
+        "deploy",
+        "my-app",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, "nginx:1.26");
+    assert_eq!(c.ok(&["get", "rs", "-o", "name"]).lines().count(), 2);
+}

@@ -73,9 +73,61 @@ pub fn canonical_json(v: &Value, out: &mut String) {
     }
 }
 
-/// The `pod-template-hash` of `template` with `collision_count` (D.32).
+/// Container lists in a pod spec whose entries carry a `resources` struct.
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
+/// Removes what Kubernetes' semantic equality does not see: empty lists anywhere (a nil and an empty
+/// slice are equal) and a container's empty `resources` (a non-pointer struct in Kubernetes, so
+/// `resources: {}` and no `resources` are the same value).
+fn drop_semantically_empty(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, inner| !matches!(inner, Value::Array(a) if a.is_empty()));
+            map.values_mut().for_each(drop_semantically_empty);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_semantically_empty),
+        _ => {}
+    }
+}
+
+fn drop_empty_resources(spec: &mut Value) {
+    for list in CONTAINER_LISTS {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            let empty = match c.get("resources") {
+                Some(Value::Object(r)) => r.values().all(|x| match x {
+                    Value::Object(m) => m.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    Value::Null => true,
+                    _ => false,
+                }),
+                Some(Value::Null) => true,
+                _ => false,
+            };
+            if empty {
+                c.remove("resources");
+            }
+        }
+    }
+}
+
+/// `template` as JSON with the differences Kubernetes' semantic equality ignores removed, so that a
+/// template written by a Go client (`kubectl rollout undo` sends `resources: {}`) equals and hashes
+/// like the same template written without them.
+pub fn semantic_json(template: &PodTemplateSpec) -> Result<Value, Error> {
+    let mut value = serde_json::to_value(template)?;
+    if let Some(spec) = value.get_mut("spec") {
+        drop_empty_resources(spec);
+    }
+    drop_semantically_empty(&mut value);
+    Ok(value)
+}
+
+/// The `pod-template-hash` of `template` with `collision_count` (D.32), over [`semantic_json`].
 pub fn pod_template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> Result<String, Error> {
-    let value = serde_json::to_value(template)?;
+    let value = semantic_json(template)?;
     let mut text = String::new();
     canonical_json(&value, &mut text);
     let mut h = fnv32a(fnv32a_init(), text.as_bytes());
@@ -151,6 +203,32 @@ mod tests {
         canonical_json(&Value::Object(m), &mut s2);
         assert_eq!(s1, s2);
         assert_eq!(s1, r#"{"a":{"x":"s","y":[1,2]},"b":1}"#);
+    }
+
+    #[test]
+    fn empty_resources_and_empty_lists_do_not_change_the_template() {
+        let plain = template("nginx:1", &[("app", "web")]);
+        let mut from_go = plain.clone();
+        if let Some(spec) = from_go.spec.as_mut() {
+            spec.containers[0].resources = Some(Default::default());
+            spec.containers[0].env = Some(Vec::new());
+            spec.volumes = Some(Vec::new());
+        }
+        assert_ne!(plain, from_go, "the structs differ");
+        assert_eq!(semantic_json(&plain).ok(), semantic_json(&from_go).ok());
+        assert_eq!(
+            pod_template_hash(&plain, None).ok(),
+            pod_template_hash(&from_go, None).ok()
+        );
+        let mut limited = plain.clone();
+        if let Some(spec) = limited.spec.as_mut() {
+            let cpu = k8s_openapi::apimachinery::pkg::api::resource::Quantity("1".into());
+            spec.containers[0].resources = Some(k8s_openapi::api::core::v1::ResourceRequirements {
+                limits: Some([("cpu".to_owned(), cpu)].into()),
+                ..Default::default()
+            });
+        }
+        assert_ne!(semantic_json(&plain).ok(), semantic_json(&limited).ok());
     }
 
     proptest! {

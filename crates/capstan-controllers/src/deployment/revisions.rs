@@ -11,7 +11,7 @@ use crate::Error;
 use crate::deployment::fields::{
     by_creation, desired_replicas_annotation, max_replicas_annotation, min_ready_seconds, replicas, rs_template,
 };
-use crate::deployment::hash::pod_template_hash;
+use crate::deployment::hash::{pod_template_hash, semantic_json};
 use crate::deployment::math::{max_surge, new_rs_new_replicas};
 use crate::util::{
     DESIRED_REPLICAS_ANNOTATION, LAST_APPLIED_ANNOTATION, MAX_REPLICAS_ANNOTATION, POD_TEMPLATE_HASH_LABEL,
@@ -51,9 +51,14 @@ pub fn without_hash(template: &PodTemplateSpec) -> PodTemplateSpec {
     t
 }
 
-/// Whether two templates are equal when the `pod-template-hash` label is ignored (D.31).
+/// Whether two templates are equal when the `pod-template-hash` label is ignored (D.31), compared
+/// semantically as Kubernetes does ([`semantic_json`]: `resources: {}` equals no `resources`).
 pub fn equal_ignore_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
-    without_hash(a) == without_hash(b)
+    let (a, b) = (without_hash(a), without_hash(b));
+    match (semantic_json(&a), semantic_json(&b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// The new RS (D.31): the oldest RS (by creationTimestamp, then name) whose template equals the

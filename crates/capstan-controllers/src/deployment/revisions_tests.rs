@@ -210,3 +210,28 @@ fn g49_last_revision_is_the_second_highest() {
     assert_eq!(max_revision(&[&a, &b, &c]), 3);
     assert_eq!(last_revision(&[&a]), 0);
 }
+
+#[test]
+fn d31_a_rolled_back_template_with_empty_resources_finds_its_old_rs() {
+    // `kubectl rollout undo` copies the old RS's template through Go types, which adds `resources: {}`.
+    let mut d = deploy(3, pct("25%"), pct("25%"));
+    if let Some(c) = d
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .and_then(|p| p.containers.first_mut())
+    {
+        c.resources = Some(Default::default());
+    }
+    let image = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let old = with_template(rs("old", 10, 0, 0), &image, "h1");
+    let other = with_template(rs("other", 5, 1, 1), "something:else", "h2");
+    let (new_rs, _) = split_new_and_old(&d, &[&old, &other]);
+    assert_eq!(new_rs.and_then(|r| r.metadata.name.clone()), Some("old".into()));
+}
