@@ -30,6 +30,10 @@ pub mod config;
 pub(crate) mod status;
 pub mod watch;
 
+#[cfg(test)]
+#[path = "tests/watch.rs"]
+mod watch_tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 
