@@ -262,3 +262,66 @@ fn without_controllers_the_server_is_healthy_and_has_no_metrics() {
     assert_eq!((code, body.as_str()), (200, "[+]ping ok\nhealthz check passed\n"));
     assert_eq!(get(port, "/metrics", Some(token.trim())).0, 404);
 }
+
+fn lease_holder(kubeconfig: &Path) -> String {
+    let out = kubectl(
+        kubeconfig,
+        &[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "capstan-controller-manager",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_standby_controller_manager_takes_over_when_the_leader_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, _) = up(dir.path(), &["--no-controllers"]);
+    let kubeconfig: PathBuf = dir.path().join("kubeconfig.yaml");
+    let kc = kubeconfig.to_str().expect("utf-8");
+    let mut a = capstan(&["controller-manager", "--kubeconfig", kc, "--identity", "cm-a"]);
+    let mut b = capstan(&["controller-manager", "--kubeconfig", kc, "--identity", "cm-b"]);
+    let leader = eventually(Duration::from_secs(30), "a leader", || {
+        let h = lease_holder(&kubeconfig);
+        (h == "cm-a" || h == "cm-b").then_some(h)
+    });
+
+    let manifest = dir.path().join("deploy.yaml");
+    std::fs::write(&manifest, DEPLOYMENT.replace("replicas: 3", "replicas: 2")).expect("write manifest");
+    let applied = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().expect("utf-8")]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    eventually(Duration::from_secs(60), "2 Ready pods", || {
+        (ready_pods(&kubeconfig) == 2).then_some(())
+    });
+
+    // A clean stop (SIGTERM) releases the lease: the standby takes over within its retry period.
+    let (stopping, standby) = if leader == "cm-a" {
+        (&mut a, "cm-b")
+    } else {
+        (&mut b, "cm-a")
+    };
+    let killed = Command::new("kill")
+        .args(["-TERM", &stopping.0.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let exit = eventually(Duration::from_secs(40), "the leader to exit", || {
+        stopping.0.try_wait().expect("wait")
+    });
+    assert!(exit.success(), "a clean stop exits 0: {exit:?}");
+    eventually(Duration::from_secs(20), "the standby to lead", || {
+        (lease_holder(&kubeconfig) == standby).then_some(())
+    });
+
+    let scaled = kubectl(&kubeconfig, &["scale", "deploy/split", "--replicas=3"]);
+    assert!(scaled.status.success(), "{}", String::from_utf8_lossy(&scaled.stderr));
+    eventually(Duration::from_secs(60), "3 Ready pods under the new leader", || {
+        (ready_pods(&kubeconfig) == 3).then_some(())
+    });
+}
