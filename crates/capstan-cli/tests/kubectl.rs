@@ -548,3 +548,54 @@ fn rollout_undo_reuses_the_old_replica_set_and_moves_its_revision_forward() {
     assert_eq!(image, "nginx:1.26");
     assert_eq!(c.ok(&["get", "rs", "-o", "name"]).lines().count(), 2);
 }
+
+#[test]
+fn the_default_log_tells_what_the_controllers_do_without_warnings_for_ordinary_conflicts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("up.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .arg("up")
+        .arg("--in-memory")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("start capstan up");
+    let _process = Running(child);
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    wait_ready(&kubeconfig);
+    let manifest = dir.path().join("my-app.yaml");
+    std::fs::write(&manifest, MY_APP).expect("write manifest");
+    let k = |args: &[&str]| {
+        let out = kubectl_at(&kubeconfig, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    k(&["apply", "-f", &manifest.display().to_string()]);
+    k(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    for image in ["web=nginx:1.26", "web=nginx:1.27"] {
+        k(&["set", "image", "deploy/my-app", image]);
+        k(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    }
+    k(&["scale", "deploy/my-app", "--replicas=4"]);
+    k(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    assert!(
+        text.contains("deployment default/my-app: Scaled up replica set my-app-"),
+        "the log names the rollout steps: {text}"
+    );
+    assert!(text.contains("created"), "the log names pod creations: {text}");
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    assert!(warnings.is_empty(), "ordinary rollouts log no warnings: {warnings:#?}");
+}

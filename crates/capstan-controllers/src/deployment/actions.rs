@@ -133,6 +133,11 @@ impl<'c> Syncer<'c> {
                 let size = created.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
                 if size > 0 {
                     let msg = format!("Scaled up replica set {name} to {size}");
+                    tracing::info!(
+                        "deployment {}/{}: {msg}",
+                        self.ns,
+                        self.d.metadata.name.as_deref().unwrap_or("")
+                    );
                     self.ctx.recorder().normal(&self.d, SCALING_REPLICA_SET, &msg).await;
                 }
                 let rev = revision(&created.metadata).to_string();
@@ -190,6 +195,11 @@ impl<'c> Syncer<'c> {
             to: size,
         };
         if let Some(msg) = scaling_message(&step) {
+            tracing::info!(
+                "deployment {}/{}: {msg}",
+                self.ns,
+                self.d.metadata.name.as_deref().unwrap_or("")
+            );
             self.ctx.recorder().normal(&self.d, SCALING_REPLICA_SET, &msg).await;
         }
         self.remember(written);

@@ -134,6 +134,12 @@ async fn sync_rollback(s: &mut Syncer<'_>) -> Result<Action, ReconcileError> {
     };
     let written = s.ctx.api::<Deployment>(&s.ns).replace(&rb.deployment).await?;
     let event = rb.event;
+    tracing::info!(
+        "deployment {}/{}: {}",
+        s.ns,
+        written.metadata.name.as_deref().unwrap_or(""),
+        event.message
+    );
     let kind = if event.type_ == "Warning" {
         capstan_runtime::EventType::Warning
     } else {

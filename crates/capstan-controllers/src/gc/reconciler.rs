@@ -197,7 +197,12 @@ async fn delete_found(
     meta: &ObjectMeta,
     p: Propagation,
 ) -> Result<(), StoreError> {
-    tracing::debug!(?kind, name = ?meta.name, policy = p.as_str(), "garbage collecting");
+    tracing::info!(
+        "garbage collector: deleting {kind:?} {}/{} (owner deleted; propagation {})",
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or(""),
+        p.as_str()
+    );
     match kind {
         Kind::Deployment => delete_kind::<Deployment>(ctx, meta, p).await,
         Kind::ReplicaSet => delete_kind::<ReplicaSet>(ctx, meta, p).await,

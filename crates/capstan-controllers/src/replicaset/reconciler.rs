@@ -158,7 +158,7 @@ async fn manage_replicas(
                     });
                 }
             }
-            tracing::debug!(rs = %key, created, "created pods");
+            tracing::info!("replica set {key}: created {created} pod(s)");
             None
         }
         ReplicaDiff::Delete(n) => {
@@ -171,6 +171,10 @@ async fn manage_replicas(
             }))
             .await;
             let mut failure = None;
+            let deleted = results.iter().filter(|(_, r)| r.is_ok()).count();
+            if deleted > 0 {
+                tracing::info!("replica set {key}: deleted {deleted} pod(s)");
+            }
             for (name, result) in results {
                 match result {
                     Ok(_) => {
