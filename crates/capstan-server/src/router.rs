@@ -93,7 +93,9 @@ fn resource_route(registry: &Registry, group: &str, version: &str, rest: &[&str]
             return None;
         }
         if let Some(s) = sub {
-            let ok = (s == "status" && info.has_status) || (s == "scale" && info.has_scale);
+            let ok = (s == "status" && info.has_status)
+                || (s == "scale" && info.has_scale)
+                || (crate::handlers::containers::is_container_subresource(&info.type_key, s) && name.is_some());
             if !ok {
                 return None;
             }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::body::{ApiRequest, Body};
-use crate::handlers::read::{selectors, stored_json};
+use crate::handlers::read::{kind_selectors, stored_json};
 use crate::router::ResourceRoute;
 use crate::server::ApiServer;
 use crate::status::ApiError;
@@ -111,7 +111,7 @@ impl Render {
 /// Starts a watch and returns the streaming response.
 pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let t = rr.info.type_key.clone();
-    let (label_selector, field_selector) = selectors(req)?;
+    let (label_selector, field_selector) = kind_selectors(&t, req)?;
     let timeout = match req.q("timeoutSeconds") {
         Some(s) => Duration::from_secs(
             s.parse::<u64>()

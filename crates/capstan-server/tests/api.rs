@@ -454,3 +454,86 @@ async fn send_initial_events_ends_the_initial_state_with_a_marked_bookmark() {
         "true"
     );
 }
+
+#[tokio::test]
+async fn unsupported_field_labels_are_400_and_supported_ones_filter() {
+    let s = server();
+    with_default_ns(&s).await;
+    let (code, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/namespaces/default/pods",
+        Some(pod("p", json!({}))),
+    )
+    .await;
+    assert_eq!(code, 201);
+    for path in [
+        "/api/v1/namespaces/default/pods?fieldSelector=metadata.nmae%3Dp",
+        "/api/v1/pods?fieldSelector=foo%3Dbar&watch=1",
+        "/apis/apps/v1/deployments?fieldSelector=status.phase%3DRunning",
+    ] {
+        let (code, st) = call(&s, Method::GET, path, None).await;
+        assert_eq!(code, 400, "{path}: {st}");
+        assert!(
+            st["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("field label not supported"),
+            "{st}"
+        );
+    }
+    let (code, list) = call(
+        &s,
+        Method::GET,
+        "/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dp,spec.nodeName%3D",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    let (code, _) = call(
+        &s,
+        Method::GET,
+        "/api/v1/events?fieldSelector=involvedObject.kind%3DDeployment,involvedObject.name%3Dweb",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "kubectl describe's event selector is supported");
+}
+
+#[tokio::test]
+async fn logs_and_exec_of_simulated_pods_say_there_are_no_containers() {
+    let s = server();
+    with_default_ns(&s).await;
+    let (code, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/namespaces/default/pods",
+        Some(pod("p", json!({}))),
+    )
+    .await;
+    assert_eq!(code, 201);
+    for (method, sub) in [
+        (Method::GET, "log"),
+        (Method::POST, "exec"),
+        (Method::GET, "exec"),
+        (Method::POST, "attach"),
+    ] {
+        let (code, st) = call(&s, method, &format!("/api/v1/namespaces/default/pods/p/{sub}"), None).await;
+        assert_eq!(code, 400, "{sub}: {st}");
+        assert!(
+            st["message"].as_str().unwrap_or("").contains("runs no containers"),
+            "{st}"
+        );
+    }
+    let (code, _) = call(&s, Method::GET, "/api/v1/namespaces/default/pods/missing/log", None).await;
+    assert_eq!(code, 404);
+    let (code, _) = call(
+        &s,
+        Method::GET,
+        "/apis/apps/v1/namespaces/default/deployments/d/log",
+        None,
+    )
+    .await;
+    assert_eq!(code, 404, "only pods have a log subresource");
+}

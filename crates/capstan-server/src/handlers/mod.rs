@@ -1,6 +1,7 @@
 //! Request handlers for resource paths: reads (get, list, watch), writes (create, update, delete),
 //! patches and the scale subresource.
 
+pub mod containers;
 pub mod patch;
 pub mod read;
 pub mod scale;
@@ -18,6 +19,9 @@ use crate::status::ApiError;
 /// Serves one request on a resource path.
 pub async fn resource(server: &ApiServer, rr: &ResourceRoute, req: ApiRequest) -> Response<Body> {
     let result = match (&req.method, rr.name.is_some(), rr.subresource.as_deref()) {
+        (_, true, Some(sub)) if containers::is_container_subresource(&rr.info.type_key, sub) => {
+            containers::refuse(server, rr, sub).await
+        }
         (&Method::GET, false, _) => read::list_or_watch(server, rr, &req).await,
         (&Method::GET, true, Some("scale")) => scale::get(server, rr).await,
         (&Method::GET, true, _) => read::get(server, rr, &req).await,

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use capstan_core::{FieldSelector, LabelSelector, ObjectKey};
+use capstan_core::{FieldSelector, LabelSelector, ObjectKey, TypeKey};
 use capstan_store::{ListParams, StoredObject};
 use http::Response;
 use serde_json::{Value, json};
@@ -50,6 +50,61 @@ pub(crate) fn selectors(req: &ApiRequest) -> Result<(LabelSelector, FieldSelecto
     Ok((labels, fields))
 }
 
+/// The field labels a built-in kind can be selected by besides `metadata.name` and
+/// `metadata.namespace` (Kubernetes' field label conversions); `None` for kinds this table does not know.
+fn extra_field_labels(t: &TypeKey) -> Option<&'static [&'static str]> {
+    Some(match (t.group.as_str(), t.kind.as_str()) {
+        ("", "Pod") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        ("", "Event") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "Namespace") => &["status.phase"],
+        ("", "Node") => &["spec.unschedulable"],
+        ("apps", "ReplicaSet") => &["status.replicas"],
+        ("apps", "Deployment") | ("coordination.k8s.io", "Lease") => &[],
+        _ => return None,
+    })
+}
+
+/// Label and field selectors from the query, refusing field labels the kind cannot be selected by
+/// (400, as Kubernetes: a misspelt field would otherwise silently match nothing).
+pub(crate) fn kind_selectors(t: &TypeKey, req: &ApiRequest) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    let (labels, fields) = selectors(req)?;
+    if let Some(extra) = extra_field_labels(t) {
+        for r in &fields.requirements {
+            let f = r.field.as_str();
+            if f != "metadata.name" && f != "metadata.namespace" && !extra.contains(&f) {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {f} (fields of {}: metadata.name, metadata.namespace{}{})",
+                    t.plural,
+                    if extra.is_empty() { "" } else { ", " },
+                    extra.join(", ")
+                )));
+            }
+        }
+    }
+    Ok((labels, fields))
+}
+
 /// Whether the query asks for a watch.
 pub(crate) fn is_watch(req: &ApiRequest) -> bool {
     matches!(req.q("watch"), Some("1" | "true" | "True"))
@@ -65,7 +120,7 @@ pub async fn list_or_watch(
         return watch::watch(server, rr, req).await;
     }
     let t = &rr.info.type_key;
-    let (label_selector, field_selector) = selectors(req)?;
+    let (label_selector, field_selector) = kind_selectors(t, req)?;
     let limit = match req.q("limit") {
         Some(l) => match l.parse::<i64>() {
             Ok(n) if n > 0 => Some(n as usize),

@@ -5,7 +5,7 @@ use capstan_store::{DeleteOutcome, DeleteParams, ListParams, Preconditions, Prop
 use http::{HeaderValue, Response};
 use serde_json::{Value, json};
 
-use super::read::{object_key, selectors, stored_json};
+use super::read::{kind_selectors, object_key, stored_json};
 use super::validate::{self, FieldValidation};
 use super::{dry_run, prepare, route_name};
 use crate::body::{ApiRequest, Body, decode, json_response};
@@ -193,7 +193,7 @@ pub async fn delete_collection(
 ) -> Result<Response<Body>, ApiError> {
     let t = &rr.info.type_key;
     let params = delete_params(req)?;
-    let (label_selector, field_selector) = selectors(req)?;
+    let (label_selector, field_selector) = kind_selectors(t, req)?;
     let list = server
         .store()
         .list(
