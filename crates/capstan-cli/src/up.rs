@@ -217,9 +217,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let registry = Registry::builtin();
     ensure_namespaces(&store, &registry).await?;
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "listening on {} (is another capstan up or server using it? choose another with --listen)",
+            args.listen
+        )
+    })?;
     let local = listener.local_addr()?;
     let host = match local.ip() {
         ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),

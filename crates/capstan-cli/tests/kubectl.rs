@@ -599,3 +599,46 @@ fn the_default_log_tells_what_the_controllers_do_without_warnings_for_ordinary_c
         .collect();
     assert!(warnings.is_empty(), "ordinary rollouts log no warnings: {warnings:#?}");
 }
+
+#[test]
+fn startup_failures_are_one_readable_line_without_a_backtrace() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args([
+            "up",
+            "--in-memory",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run capstan up");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("error: listening on 127.0.0.1:{port}")) && stderr.contains("in use"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("backtrace"),
+        "no stack trace for a user error: {stderr}"
+    );
+
+    // A second `capstan up` on the data dir of a running one refuses, saying why.
+    let _first = up(dir.path(), false);
+    wait_ready(&dir.path().join("kubeconfig.yaml"));
+    let second = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["up", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run a second capstan up");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(stderr.contains("already open"), "{stderr}");
+}
