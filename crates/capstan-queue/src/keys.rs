@@ -155,6 +155,9 @@ struct Slot {
 const EMPTY: u32 = u32::MAX;
 const FREE: Slot = Slot { hash: 0, id: EMPTY };
 const MIN_SLOTS: usize = 16;
+/// The table never shrinks below this many slots (32 KiB): a queue that fills and drains by a few
+/// dozen keys at a time must not resize on every burst.
+const MIN_SHRINK_SLOTS: usize = 4096;
 
 /// Open addressing with linear probing, at most 3/4 full. A key's home slot is its hash modulo the
 /// (power of two) slot count.
@@ -242,7 +245,7 @@ impl Table {
     }
 
     /// Empties slot `pos`, shifting back later slots of the run that may move (no tombstones), and
-    /// shrinks the table once it is 1/16 full.
+    /// halves a large table once it is 1/16 full.
     fn remove(&mut self, pos: usize) {
         let mask = self.mask();
         let mut hole = pos;
@@ -262,7 +265,7 @@ impl Table {
         }
         self.slots[hole] = FREE;
         self.len -= 1;
-        if self.slots.len() > MIN_SLOTS && self.len * 16 < self.slots.len() {
+        if self.slots.len() > MIN_SHRINK_SLOTS && self.len * 16 < self.slots.len() {
             self.resize(self.slots.len() / 2);
         }
     }
