@@ -202,7 +202,10 @@ where
             let at = now.checked_add(delay).unwrap_or_else(far_future);
             let (pushed, copy) = state.add_delayed(key, hash, at);
             _unused_copy = copy;
-            let earlier = pushed && state.timer.deadline.is_none_or(|d| at < d);
+            // The timer task only matters to workers blocked in `get` (busy workers promote due
+            // keys themselves): wake it for an earlier deadline only if one is waiting. A `get` that
+            // starts waiting later brings the timer's deadline forward itself.
+            let earlier = pushed && !state.waiters.is_empty() && state.timer.deadline.is_none_or(|d| at < d);
             if earlier {
                 state.timer.deadline = Some(at);
             }
@@ -379,7 +382,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<K>> {
         let mut wakeups = Wakeups::default();
-        let (result, need_timer) = {
+        let (result, need_timer, nudge_timer) = {
             let mut state = self.queue.shared.state.lock();
             let result = if state.shutting_down {
                 Poll::Ready(None)
@@ -403,11 +406,25 @@ where
             }
             let need_timer =
                 result.is_pending() && !state.timer.running && (!state.delayed.is_empty() || state.metrics.is_some());
-            (result, need_timer)
+            // A waiting worker needs the timer to wake it at the earliest deadline, which `add_after`
+            // did not pass on while no worker was waiting.
+            let mut nudge_timer = false;
+            if result.is_pending()
+                && state.timer.running
+                && let Some(next) = state.delayed.next_deadline()
+                && state.timer.deadline.is_none_or(|d| next < d)
+            {
+                state.timer.deadline = Some(next);
+                nudge_timer = true;
+            }
+            (result, need_timer, nudge_timer)
         };
         wakeups.wake();
         if need_timer {
             self.queue.spawn_timer();
+        }
+        if nudge_timer {
+            self.queue.shared.timer_wake.notify_one();
         }
         result
     }

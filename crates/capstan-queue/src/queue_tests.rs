@@ -117,6 +117,24 @@ async fn a_blocked_get_wakes_when_a_delay_expires() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_get_that_blocks_after_a_delayed_add_wakes_at_its_deadline() {
+    let q = WorkQueue::new("q");
+    // Start the timer task and let it go idle with nothing delayed.
+    q.add_after(1u32, ms(5));
+    assert_eq!(q.get().await, Some(1));
+    q.done(&1);
+    tokio::task::yield_now().await;
+    // No worker waits while this delayed add is recorded, so the timer is not woken for it...
+    let start = Instant::now();
+    q.add_after(2, ms(40));
+    q.add_after(3, ms(30));
+    // ...until a worker blocks: it must still be woken at the earliest deadline.
+    let got = tokio::time::timeout(ms(1000), q.get()).await;
+    assert_eq!(got.ok(), Some(Some(3)));
+    assert_eq!(start.elapsed(), ms(30));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_blocked_get_wakes_on_add_from_another_task() {
     let q = WorkQueue::new("q");
     let worker = tokio::spawn({
