@@ -108,6 +108,40 @@ impl Render {
     }
 }
 
+/// How long a watch from a revision the store has not reached yet waits for it, as Kubernetes' watch
+/// cache does, before answering "Too large resource version".
+pub const FUTURE_REVISION_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits up to [`FUTURE_REVISION_WAIT`] for the store to reach `requested`; then 504 Timeout with the
+/// `ResourceVersionTooLarge` cause clients relist on, instead of a watch that stays silent.
+async fn wait_for_revision(server: &ApiServer, t: &capstan_core::TypeKey, requested: u64) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + FUTURE_REVISION_WAIT;
+    loop {
+        let current = server
+            .store()
+            .current_revision()
+            .await
+            .map_err(|e| ApiError::from_store(&e, t, ""))?;
+        if requested <= current {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let mut e = ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {requested}, current: {current}"),
+            );
+            e.causes.push(crate::status::Cause {
+                reason: "ResourceVersionTooLarge".into(),
+                message: "Too large resource version".into(),
+                field: String::new(),
+            });
+            return Err(e);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Starts a watch and returns the streaming response.
 pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let t = rr.info.type_key.clone();
@@ -132,6 +166,9 @@ pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
         ),
     };
+    if let Some(r) = requested {
+        wait_for_revision(server, &t, r).await?;
+    }
     let mut initial: Vec<Bytes> = Vec::new();
     let from = match requested {
         Some(r) if !send_initial => r,

@@ -537,3 +537,30 @@ async fn logs_and_exec_of_simulated_pods_say_there_are_no_containers() {
     .await;
     assert_eq!(code, 404, "only pods have a log subresource");
 }
+
+#[tokio::test(start_paused = true)]
+async fn watching_from_a_revision_the_store_has_not_reached_is_a_504_too_large_resource_version() {
+    let s = server();
+    with_default_ns(&s).await;
+    let (code, st) = call(
+        &s,
+        Method::GET,
+        "/api/v1/namespaces/default/pods?watch=1&resourceVersion=99999999",
+        None,
+    )
+    .await;
+    assert_eq!((code, st["reason"].as_str()), (504, Some("Timeout")), "{st}");
+    assert_eq!(st["details"]["causes"][0]["reason"], "ResourceVersionTooLarge");
+    let (_, ns) = call(&s, Method::GET, "/api/v1/namespaces/default", None).await;
+    let current = ns["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_owned();
+    let resp = s
+        .handle(request(
+            Method::GET,
+            &format!("/api/v1/namespaces/default/pods?watch=1&resourceVersion={current}"),
+            "application/json",
+            b"",
+            "application/json",
+        ))
+        .await;
+    assert_eq!(resp.status().as_u16(), 200, "the current revision is watchable");
+}
