@@ -382,8 +382,15 @@ fn open_database(path: &Path) -> Result<Database> {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut builder = Database::builder();
         let name = display.clone();
+        // redb runs its repair pass on a file it has just created too; only an existing file's repair
+        // means an earlier process did not close the store cleanly.
+        let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
         builder.set_repair_callback(move |session| {
-            tracing::warn!(path = %name, progress = session.progress(), "repairing durable store after a crash");
+            if existed {
+                tracing::warn!(path = %name, progress = session.progress(), "repairing durable store after a crash");
+            } else {
+                tracing::debug!(path = %name, "initialising a new durable store");
+            }
         });
         builder.create(path)
     }));
