@@ -81,7 +81,7 @@ impl Expectations {
             Expected {
                 creations,
                 deletions,
-                set_at: Instant::now(),
+                set_at: crate::clock::now(),
             },
         );
     }

@@ -113,7 +113,7 @@ impl LeaderElector {
     /// One attempt to acquire or renew; `Ok(true)` when this candidate holds the lease now.
     async fn try_acquire_or_renew(&mut self) -> Result<bool> {
         let type_key = Lease::type_key();
-        let now = Instant::now();
+        let now = crate::clock::now();
         let stored = match self.store.get(&type_key, &self.key()).await {
             Ok(stored) => stored,
             Err(StoreError::NotFound { .. }) => {
@@ -192,7 +192,7 @@ impl LeaderElector {
         loop {
             match self.try_acquire_or_renew().await {
                 Ok(true) => {
-                    self.last_renew = Some(Instant::now());
+                    self.last_renew = Some(crate::clock::now());
                     tracing::info!(lease = %self.key(), identity = %self.config.identity, "acquired leadership");
                     return;
                 }
@@ -207,17 +207,17 @@ impl LeaderElector {
     pub(crate) async fn hold(&mut self) -> Error {
         loop {
             tokio::time::sleep(self.config.retry_period).await;
-            let deadline = self.last_renew.unwrap_or_else(Instant::now) + self.config.renew_deadline;
+            let deadline = self.last_renew.unwrap_or_else(crate::clock::now) + self.config.renew_deadline;
             match tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await {
                 Ok(Ok(true)) => {
-                    self.last_renew = Some(Instant::now());
+                    self.last_renew = Some(crate::clock::now());
                     continue;
                 }
                 Ok(Ok(false)) => tracing::warn!(lease = %self.key(), "lease renewal refused"),
                 Ok(Err(e)) => tracing::warn!(lease = %self.key(), error = %e, "lease renewal failed"),
                 Err(_) => tracing::warn!(lease = %self.key(), "lease renewal timed out"),
             }
-            if Instant::now() >= deadline {
+            if crate::clock::now() >= deadline {
                 tracing::error!(lease = %self.key(), identity = %self.config.identity, "could not renew lease; stepping down");
                 return Error::LeadershipLost(self.key().to_string());
             }

@@ -56,6 +56,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod clock;
 pub mod context;
 pub mod controller;
 pub mod error;

@@ -8,7 +8,6 @@ use capstan_queue::WorkQueue;
 use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::context::Context;
@@ -97,7 +96,7 @@ impl<K: Resource> Workers<K> {
             duration_ms = tracing::field::Empty,
         );
         self.metrics.reconcile_started(&self.name);
-        let started = Instant::now();
+        let started = crate::clock::now();
         let outcome = AssertUnwindSafe(self.reconciler.reconcile(request, &self.ctx))
             .catch_unwind()
             .instrument(span.clone())
