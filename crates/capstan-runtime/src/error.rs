@@ -57,18 +57,49 @@ impl From<StoreError> for Error {
 ///   use it when retrying cannot help (an invalid spec the user must fix). A later change to the
 ///   object wakes the controller again, as always.
 ///
+/// A **conflict** ([`StoreError::Conflict`]: the object changed since the reconciler read it) is
+/// expected in a level-triggered system, not a failure: the worker logs it at `debug`, counts it
+/// with the `requeue` result instead of `error`, and requeues the key with the same per-key
+/// backoff. Whether an error is a conflict is decided when it is converted, from the error and its
+/// [`source`](std::error::Error::source) chain (see [`ReconcileError::is_conflict`]).
+///
 /// Compare controller-runtime's `reconcile.TerminalError`.
 pub struct ReconcileError {
     source: Box<dyn std::error::Error + Send + Sync + 'static>,
     terminal: bool,
+    conflict: bool,
+}
+
+/// Whether `error`, or an error in its `source()` chain, is a store conflict. Sees a `StoreError`
+/// held directly, boxed, or inside the runtime's own [`Error::Store`].
+fn is_store_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
+    let conflict = |e: &StoreError| matches!(e, StoreError::Conflict { .. });
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let store = e
+            .downcast_ref::<StoreError>()
+            .or_else(|| e.downcast_ref::<Box<StoreError>>().map(|b| &**b))
+            .or_else(|| match e.downcast_ref::<Error>() {
+                Some(Error::Store(s)) => Some(&**s),
+                _ => None,
+            });
+        if store.is_some_and(conflict) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl ReconcileError {
     /// An error that requeues the key with backoff.
     pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        let source = error.into();
+        let conflict = is_store_conflict(&*source);
         Self {
-            source: error.into(),
+            source,
             terminal: false,
+            conflict,
         }
     }
 
@@ -81,14 +112,25 @@ impl ReconcileError {
     /// requeued.
     pub fn terminal(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         Self {
-            source: error.into(),
             terminal: true,
+            ..Self::new(error)
         }
     }
 
     /// Whether this error is terminal (not retried).
     pub fn is_terminal(&self) -> bool {
         self.terminal
+    }
+
+    /// Whether this error is an optimistic-concurrency conflict ([`StoreError::Conflict`], HTTP 409):
+    /// requeued with backoff like any error, but logged at `debug` and counted as `requeue`.
+    ///
+    /// Found when the error is a `StoreError`, or holds one in its `source()` chain. An error type of
+    /// your own that wraps `StoreError` with `#[error(transparent)]` hides it (transparent forwards
+    /// `source()` past the wrapped error); convert store errors with `?` directly, or wrap them as a
+    /// `#[source]`.
+    pub fn is_conflict(&self) -> bool {
+        self.conflict
     }
 
     /// The underlying error.
@@ -114,6 +156,7 @@ impl fmt::Debug for ReconcileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReconcileError")
             .field("terminal", &self.terminal)
+            .field("conflict", &self.conflict)
             .field("source", &self.source)
             .finish()
     }
@@ -151,5 +194,47 @@ mod tests {
         assert!(e.is_terminal());
         assert_eq!(e.to_string(), "terminal: spec.replicas must be set");
         assert_eq!(ReconcileError::msg("boom").to_string(), "boom");
+    }
+
+    fn conflict() -> StoreError {
+        StoreError::Conflict {
+            type_key: capstan_core::TypeKey::new("apps", "v1", "Deployment", "deployments", true),
+            key: capstan_core::ObjectKey::new("default", "web"),
+            message: "the object has been modified".into(),
+        }
+    }
+
+    /// An error type of a user's crate that keeps the store error as its source.
+    #[derive(Debug, thiserror::Error)]
+    #[error("scaling failed")]
+    struct Scaling(#[source] StoreError);
+
+    fn store_call(e: StoreError) -> std::result::Result<(), ReconcileError> {
+        Err(e)?;
+        Ok(())
+    }
+
+    #[test]
+    fn store_conflicts_are_recognised_directly_boxed_and_in_the_source_chain() {
+        assert!(store_call(conflict()).unwrap_err().is_conflict());
+        assert!(ReconcileError::new(Box::new(conflict())).is_conflict());
+        assert!(ReconcileError::new(Error::from(conflict())).is_conflict());
+        assert!(ReconcileError::new(Scaling(conflict())).is_conflict());
+        assert!(ReconcileError::terminal(conflict()).is_conflict());
+    }
+
+    #[test]
+    fn other_errors_are_not_conflicts() {
+        assert!(!ReconcileError::msg("boom").is_conflict());
+        assert!(
+            !store_call(StoreError::Timeout("slow".into()))
+                .unwrap_err()
+                .is_conflict()
+        );
+        let exists = StoreError::AlreadyExists {
+            type_key: capstan_core::TypeKey::new("", "v1", "Pod", "pods", true),
+            key: capstan_core::ObjectKey::new("default", "web"),
+        };
+        assert!(!ReconcileError::new(Scaling(exists)).is_conflict());
     }
 }

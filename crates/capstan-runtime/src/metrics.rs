@@ -5,7 +5,7 @@
 //!
 //! | name | type | labels |
 //! |---|---|---|
-//! | `controller_runtime_reconcile_total` | counter | `controller`, `result` = `success` / `requeue_after` / `error` |
+//! | `controller_runtime_reconcile_total` | counter | `controller`, `result` = `success` / `requeue_after` / `requeue` / `error` |
 //! | `controller_runtime_reconcile_errors_total` | counter | `controller` |
 //! | `controller_runtime_terminal_reconcile_errors_total` | counter | `controller` |
 //! | `controller_runtime_reconcile_panics_total` | counter | `controller` |
@@ -34,7 +34,10 @@ pub enum ReconcileResult {
     Success,
     /// `Ok(Action::requeue_after(..))`.
     RequeueAfter,
-    /// An error (terminal or not) or a panic.
+    /// A store conflict ([`ReconcileError::is_conflict`](crate::ReconcileError::is_conflict)):
+    /// requeued with backoff, but not an error.
+    Requeue,
+    /// Any other error (terminal or not) or a panic.
     Error,
 }
 
@@ -44,6 +47,7 @@ impl ReconcileResult {
         match self {
             Self::Success => "success",
             Self::RequeueAfter => "requeue_after",
+            Self::Requeue => "requeue",
             Self::Error => "error",
         }
     }
@@ -180,6 +184,7 @@ impl MetricsRegistry {
             for r in [
                 ReconcileResult::Success,
                 ReconcileResult::RequeueAfter,
+                ReconcileResult::Requeue,
                 ReconcileResult::Error,
             ] {
                 let n = s.totals.get(&r).copied().unwrap_or(0);

@@ -47,6 +47,7 @@
 //! | `Ok(Action::done())` | not requeued (a later change wakes it again) | forgotten |
 //! | `Ok(Action::requeue_after(d))` | reconciled again after `d` | forgotten |
 //! | `Err(e)` (`?` on any error) | requeued through the queue's rate limiter: 5 ms, 10 ms, 20 ms, ... up to 1000 s | grows |
+//! | `Err(e)` where `e` is a store `Conflict` | requeued the same way, but logged at `debug` and counted as `requeue`, not `error` | grows |
 //! | `Err(ReconcileError::terminal(e))` | not requeued; the error is logged and counted | forgotten |
 //! | a panic | caught, logged, counted as `controller_runtime_reconcile_panics_total`, requeued like an error | grows |
 //!

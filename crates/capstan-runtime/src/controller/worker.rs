@@ -119,6 +119,12 @@ impl<K: Resource> Workers<K> {
                 tracing::error!(%error, "reconcile failed with a terminal error; not requeued");
                 (ReconcileResult::Error, true, false)
             }
+            Ok(Err(error)) if error.is_conflict() => {
+                // Someone wrote the object since it was read; the newer version is on its way.
+                tracing::debug!(%error, "conflict; requeued with backoff to retry on fresh state");
+                self.queue.add_rate_limited(key.clone());
+                (ReconcileResult::Requeue, false, false)
+            }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "reconcile failed; requeued with backoff");
                 self.queue.add_rate_limited(key.clone());
