@@ -1,17 +1,25 @@
-//! `capstan apply`, `get` and `delete`: small clients of the API, for machines without kubectl.
+//! `capstan apply`, `get` and `delete`: small clients of the API for machines without kubectl.
+//!
+//! They wire crates together and speak no HTTP themselves: the server is reached through
+//! capstan-store's [`RemoteStore`] (kubeconfig, TLS, token, resuming watches), and every command
+//! takes a [`Store`], so the in-process store runs the same code in the unit tests.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
+use capstan_core::{FieldSelector, ObjectKey, TypeKey, builtin_type};
 use capstan_server::discovery::{Registry, ResourceInfo};
-use http::Method;
-use http_body_util::BodyExt;
-use serde_json::Value;
+use capstan_store::remote::{ConfigError, RemoteStore};
+use capstan_store::{DeleteParams, ListParams, Store, StoreError, Subresource, WatchEvent, WatchParams};
+use futures::StreamExt;
+use serde_json::{Value, json};
 
-use crate::client::{Client, check};
-use crate::{kubeconfig, manifests};
+use crate::manifests;
+use crate::output::{self, Format, explain, object_label};
 
-const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+/// How many times `apply` re-reads and retries an update that lost a resourceVersion race.
+const APPLY_ATTEMPTS: usize = 5;
 
 /// Where the server is.
 #[derive(clap::Args, Debug)]
@@ -19,19 +27,37 @@ pub struct Connection {
     /// Kubeconfig file (default: $KUBECONFIG, else ./capstan-data/kubeconfig.yaml).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Namespace.
-    #[arg(short = 'n', long, default_value = "default")]
-    namespace: String,
+    /// Namespace (default: the kubeconfig context's, else `default`).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
 }
 
 impl Connection {
-    fn client(&self) -> anyhow::Result<Client> {
-        let path = self
-            .kubeconfig
+    /// The kubeconfig named by the flag, `$KUBECONFIG`, or `capstan up`'s default location.
+    fn kubeconfig_path(&self) -> PathBuf {
+        self.kubeconfig
             .clone()
-            .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("capstan-data/kubeconfig.yaml"));
-        Client::new(&kubeconfig::load(&path)?)
+            .or_else(|| {
+                std::env::var_os("KUBECONFIG")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from("capstan-data/kubeconfig.yaml"))
+    }
+
+    /// The remote store and the namespace to work in.
+    fn open(&self) -> anyhow::Result<(RemoteStore, String)> {
+        let path = self.kubeconfig_path();
+        let store = RemoteStore::from_kubeconfig(&path).map_err(|e| match e {
+            // These name the file already.
+            ConfigError::Read { .. } | ConfigError::Parse { .. } => anyhow!("bad kubeconfig: {e}"),
+            other => anyhow!("bad kubeconfig {}: {other}", path.display()),
+        })?;
+        let namespace = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| store.default_namespace().to_owned());
+        Ok((store, namespace))
     }
 }
 
@@ -56,77 +82,83 @@ pub fn resolve<'a>(registry: &'a Registry, name: &str) -> anyhow::Result<&'a Res
         .ok_or_else(|| anyhow!("the server doesn't have a resource type \"{name}\""))
 }
 
-/// The collection path of a kind (`None` namespace: every namespace, or cluster-scoped).
-pub fn collection_path(info: &ResourceInfo, namespace: Option<&str>) -> String {
-    let t = &info.type_key;
-    let base = if t.group.is_empty() {
-        format!("/api/{}", t.version)
+/// The key of `name` in `namespace` (no namespace for cluster-scoped kinds).
+fn key_in(t: &TypeKey, namespace: &str, name: &str) -> ObjectKey {
+    if t.namespaced {
+        ObjectKey::new(namespace, name)
     } else {
-        format!("/apis/{}/{}", t.group, t.version)
-    };
-    match namespace {
-        Some(ns) if t.namespaced => format!("{base}/namespaces/{ns}/{}", t.plural),
-        _ => format!("{base}/{}", t.plural),
+        ObjectKey::cluster(name)
     }
 }
 
-fn display_name(info: &ResourceInfo, name: &str) -> String {
-    let t = &info.type_key;
-    if t.group.is_empty() {
-        format!("{}/{name}", t.kind.to_lowercase())
-    } else {
-        format!("{}.{}/{name}", t.kind.to_lowercase(), t.group)
-    }
-}
-
-/// `capstan apply -f`: creates each object, or merges the manifest into the existing one.
+/// `capstan apply -f`.
 pub async fn apply(conn: &Connection, files: &[PathBuf]) -> anyhow::Result<()> {
-    let client = conn.client()?;
-    let registry = Registry::builtin();
-    for doc in manifests::read_all(files)? {
-        let av = doc["apiVersion"].as_str().unwrap_or_default();
-        let kind = doc["kind"].as_str().unwrap_or_default();
-        let info = registry
-            .find_kind(av, kind)
-            .ok_or_else(|| anyhow!("no kind {kind} in {av} on the server"))?;
+    let docs = manifests::read_all(files)?;
+    let (store, namespace) = conn.open()?;
+    apply_documents(&store, &namespace, docs, &mut std::io::stdout()).await
+}
+
+/// Creates each object, or merges the manifest into the stored one and updates it at the stored
+/// resourceVersion; prints `kind/name created|configured|unchanged` per object.
+pub async fn apply_documents(
+    store: &dyn Store,
+    namespace: &str,
+    docs: Vec<Value>,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    for mut doc in docs {
+        let av = doc["apiVersion"].as_str().unwrap_or_default().to_owned();
+        let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
+        let t = builtin_type(&av, &kind).ok_or_else(|| anyhow!("no kind {kind:?} in apiVersion {av:?}"))?;
         let name = doc["metadata"]["name"]
             .as_str()
-            .context("a manifest object has no metadata.name")?;
-        let ns = doc["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or(&conn.namespace)
+            .filter(|n| !n.is_empty())
+            .with_context(|| format!("a {kind} manifest has no metadata.name"))?
             .to_owned();
-        let coll = collection_path(info, Some(&ns));
-        let path = format!("{coll}/{name}");
-        let (status, _) = client.json(Method::GET, &path, None, None, "application/json").await?;
-        let verb = if status == 404 {
-            let (s, body) = client
-                .json(
-                    Method::POST,
-                    &coll,
-                    Some("application/json"),
-                    Some(&doc),
-                    "application/json",
-                )
-                .await?;
-            check(s, &body)?;
-            "created"
-        } else {
-            let (s, body) = client
-                .json(
-                    Method::PATCH,
-                    &path,
-                    Some("application/merge-patch+json"),
-                    Some(&doc),
-                    "application/json",
-                )
-                .await?;
-            check(s, &body)?;
-            "configured"
+        if t.namespaced {
+            let ns = doc["metadata"]["namespace"].as_str().unwrap_or(namespace).to_owned();
+            doc["metadata"]["namespace"] = json!(ns);
+        }
+        let verb = match store.create(&t, doc.clone()).await {
+            Ok(_) => "created",
+            Err(StoreError::AlreadyExists { .. }) => {
+                let key = key_in(&t, doc["metadata"]["namespace"].as_str().unwrap_or(""), &name);
+                configure(store, &t, &key, &doc).await?
+            }
+            Err(e) => return Err(explain(&e)),
         };
-        println!("{} {verb}", display_name(info, name));
+        writeln!(out, "{} {verb}", object_label(&t, &name))?;
     }
     Ok(())
+}
+
+/// Merges `manifest` into the stored object and writes it back at the revision read; re-reads on
+/// a resourceVersion conflict. Returns `configured`, or `unchanged` when nothing changed.
+async fn configure(store: &dyn Store, t: &TypeKey, key: &ObjectKey, manifest: &Value) -> anyhow::Result<&'static str> {
+    let mut last = None;
+    for _ in 0..APPLY_ATTEMPTS {
+        let current = store.get(t, key).await.map_err(|e| explain(&e))?;
+        let mut merged = current.json().clone();
+        capstan_store::patch::merge_patch(&mut merged, manifest);
+        if merged == *current.json() {
+            return Ok("unchanged");
+        }
+        merged["metadata"]["resourceVersion"] = json!(current.revision().to_string());
+        match store.update(t, merged, Subresource::Main).await {
+            // The store skips a write that changes nothing (e.g. only `status` differed).
+            Ok(written) if written.revision() == current.revision() => return Ok("unchanged"),
+            Ok(_) => return Ok("configured"),
+            Err(e @ StoreError::Conflict { .. }) => {
+                tracing::debug!(error = %e, "apply lost a race; reading the object again");
+                last = Some(e);
+            }
+            Err(e) => return Err(explain(&e)),
+        }
+    }
+    match last {
+        Some(e) => Err(explain(&e)),
+        None => Err(anyhow!("apply of {key} made no attempt")),
+    }
 }
 
 /// What `capstan get` shows.
@@ -143,151 +175,119 @@ pub struct GetOptions {
     pub all_namespaces: bool,
 }
 
-fn print_table(table: &Value, headers: bool, namespaced_col: bool) {
-    let cols: Vec<(usize, String)> = table["columnDefinitions"]
-        .as_array()
-        .map(|c| {
-            c.iter()
-                .enumerate()
-                .filter(|(_, d)| d["priority"].as_i64().unwrap_or(0) == 0)
-                .map(|(i, d)| (i, d["name"].as_str().unwrap_or("").to_uppercase()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    if headers {
-        let mut h: Vec<String> = cols.iter().map(|(_, n)| n.clone()).collect();
-        if namespaced_col {
-            h.insert(0, "NAMESPACE".into());
-        }
-        rows.push(h);
-    }
-    for row in table["rows"].as_array().into_iter().flatten() {
-        let mut cells: Vec<String> = cols
-            .iter()
-            .map(|(i, _)| match &row["cells"][*i] {
-                Value::String(s) => s.clone(),
-                Value::Null => "<none>".into(),
-                other => other.to_string(),
-            })
-            .collect();
-        if namespaced_col {
-            cells.insert(
-                0,
-                row["object"]["metadata"]["namespace"].as_str().unwrap_or("").to_owned(),
-            );
-        }
-        rows.push(cells);
-    }
-    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", line.join("   ").trim_end());
-    }
-}
-
-fn print_value(v: &Value, output: &str) -> anyhow::Result<()> {
-    match output {
-        "json" => println!("{}", serde_json::to_string_pretty(v)?),
-        "yaml" => print!("{}", serde_saphyr::to_string(v)?),
-        other => return Err(anyhow!("unknown output format {other:?} (use yaml or json)")),
-    }
-    Ok(())
-}
-
-/// `capstan get KIND [NAME] [-w] [-o yaml|json]`.
+/// `capstan get KIND [NAME] [-w] [-o yaml|json] [-A]`.
 pub async fn get(conn: &Connection, opts: &GetOptions) -> anyhow::Result<()> {
-    let client = conn.client()?;
+    let format = Format::parse(opts.output.as_deref())?;
     let registry = Registry::builtin();
-    let info = resolve(&registry, &opts.kind)?;
-    let ns = (!opts.all_namespaces).then_some(conn.namespace.as_str());
-    let coll = collection_path(info, ns);
-    let path = match &opts.name {
-        Some(n) => format!("{coll}/{n}"),
-        None => coll.clone(),
-    };
-    let accept = if opts.output.is_some() {
-        "application/json"
-    } else {
-        TABLE
-    };
-    let (status, body) = client.json(Method::GET, &path, None, None, accept).await?;
-    check(status, &body)?;
-    let ns_col = opts.all_namespaces && info.type_key.namespaced;
-    match &opts.output {
-        Some(o) => print_value(&body, o)?,
-        None if body["rows"].as_array().is_some_and(Vec::is_empty) => {
-            eprintln!(
-                "No resources found{}.",
-                ns.map(|n| format!(" in {n} namespace")).unwrap_or_default()
-            )
+    let t = resolve(&registry, &opts.kind)?.type_key.clone();
+    let (store, namespace) = conn.open()?;
+    let scope = (!opts.all_namespaces).then_some(namespace.as_str());
+    get_objects(&store, &t, scope, opts, format, &mut std::io::stdout()).await
+}
+
+/// Prints one object or the objects of a kind in `namespace` (`None`: every namespace), then, with
+/// `opts.watch`, every later change until the stream ends.
+pub async fn get_objects(
+    store: &dyn Store,
+    t: &TypeKey,
+    namespace: Option<&str>,
+    opts: &GetOptions,
+    format: Format,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let namespace_column = namespace.is_none() && t.namespaced;
+    let from_revision = match &opts.name {
+        Some(name) => {
+            let key = key_in(t, namespace.unwrap_or(""), name);
+            let obj = store.get(t, &key).await.map_err(|e| explain(&e))?;
+            match format {
+                Format::Table => output::print_table(out, t, &[obj.json()], true, namespace_column)?,
+                _ => output::print_value(out, obj.json(), format)?,
+            }
+            obj.revision()
         }
-        None => print_table(&body, true, ns_col),
-    }
+        None => {
+            let params = ListParams {
+                namespace: namespace.map(str::to_owned),
+                ..ListParams::default()
+            };
+            let list = store.list(t, &params).await.map_err(|e| explain(&e))?;
+            let objects: Vec<&Value> = list.items.iter().map(|o| o.json()).collect();
+            match format {
+                Format::Table if objects.is_empty() => {
+                    let place = match namespace {
+                        Some(ns) if t.namespaced => format!(" in {ns} namespace"),
+                        _ => String::new(),
+                    };
+                    eprintln!("No resources found{place}.");
+                }
+                Format::Table => output::print_table(out, t, &objects, true, namespace_column)?,
+                _ => {
+                    let doc = json!({
+                        "apiVersion": t.api_version(),
+                        "kind": format!("{}List", t.kind),
+                        "metadata": {"resourceVersion": list.revision.to_string()},
+                        "items": objects,
+                    });
+                    output::print_value(out, &doc, format)?;
+                }
+            }
+            list.revision
+        }
+    };
+    out.flush()?;
     if !opts.watch {
         return Ok(());
     }
-    let rv = body["metadata"]["resourceVersion"].as_str().unwrap_or("0");
-    let mut watch_path = format!("{coll}?watch=1&resourceVersion={rv}");
-    if let Some(n) = &opts.name {
-        watch_path.push_str(&format!("&fieldSelector=metadata.name%3D{n}"));
+    let mut field_selector = FieldSelector::default();
+    if let Some(name) = &opts.name {
+        field_selector = FieldSelector::parse(&format!("metadata.name={name}")).map_err(|e| anyhow!("{e}"))?;
     }
-    let resp = client.send(Method::GET, &watch_path, None, accept, Vec::new()).await?;
-    let mut body = resp.into_body();
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else { continue };
-        buf.extend_from_slice(&data);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            let ev: Value = serde_json::from_slice(&line)?;
-            match (ev["type"].as_str(), &opts.output) {
-                (Some("BOOKMARK"), _) => {}
-                (Some("ERROR"), _) => return Err(anyhow!("watch ended: {}", ev["object"]["message"])),
-                (_, Some(o)) => print_value(&ev["object"], o)?,
-                (_, None) => print_table(&ev["object"], false, ns_col),
-            }
+    let params = WatchParams {
+        namespace: namespace.map(str::to_owned),
+        field_selector,
+        from_revision,
+        ..WatchParams::default()
+    };
+    let mut events = store.watch(t, &params).await.map_err(|e| explain(&e))?;
+    while let Some(event) = events.next().await {
+        let obj = match event.map_err(|e| anyhow!("watch ended: {}", explain(&e)))? {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => o,
+            WatchEvent::Bookmark(_) => continue,
+        };
+        match format {
+            Format::Table => output::print_table(out, t, &[obj.json()], false, namespace_column)?,
+            _ => output::print_value(out, obj.json(), format)?,
         }
+        out.flush()?;
     }
     Ok(())
 }
 
 /// `capstan delete KIND NAME`.
 pub async fn delete(conn: &Connection, kind: &str, name: &str) -> anyhow::Result<()> {
-    let client = conn.client()?;
     let registry = Registry::builtin();
-    let info = resolve(&registry, kind)?;
-    let path = format!("{}/{name}", collection_path(info, Some(&conn.namespace)));
-    let (status, body) = client
-        .json(Method::DELETE, &path, None, None, "application/json")
-        .await?;
-    check(status, &body)?;
-    println!("{} deleted", display_name(info, name));
+    let t = resolve(&registry, kind)?.type_key.clone();
+    let (store, namespace) = conn.open()?;
+    delete_object(&store, &t, &namespace, name, &mut std::io::stdout()).await
+}
+
+/// Deletes one object (finalizers may keep it a while) and prints `kind/name deleted`.
+pub async fn delete_object(
+    store: &dyn Store,
+    t: &TypeKey,
+    namespace: &str,
+    name: &str,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    store
+        .delete(t, &key_in(t, namespace, name), &DeleteParams::default())
+        .await
+        .map_err(|e| explain(&e))?;
+    writeln!(out, "{} deleted", object_label(t, name))?;
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_resolve_by_plural_singular_short_name_and_group() {
-        let r = Registry::builtin();
-        for n in ["deployments", "deployment", "deploy", "Deployment", "deployments.apps"] {
-            assert_eq!(resolve(&r, n).unwrap().type_key.kind, "Deployment", "{n}");
-        }
-        assert_eq!(resolve(&r, "po").unwrap().type_key.kind, "Pod");
-        assert!(resolve(&r, "widgets").is_err());
-        let pods = resolve(&r, "pods").unwrap();
-        assert_eq!(
-            collection_path(pods, Some("default")),
-            "/api/v1/namespaces/default/pods"
-        );
-        assert_eq!(
-            collection_path(resolve(&r, "ns").unwrap(), Some("x")),
-            "/api/v1/namespaces"
-        );
-    }
-}
+#[path = "tests/commands.rs"]
+mod tests;

@@ -1,10 +1,10 @@
 //! `capstan`: run the control plane (`capstan up`) and talk to it (`apply`, `get`, `delete`).
 
-mod client;
 mod commands;
 mod controller_manager;
 mod kubeconfig;
 mod manifests;
+mod output;
 mod up;
 
 use std::path::PathBuf;
@@ -66,6 +66,12 @@ enum Command {
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A reader that stopped early (`capstan get pods -o json | head`) is not a failure.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == Some(std::io::ErrorKind::BrokenPipe) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -56,7 +56,10 @@ pub(crate) fn from_status(code: u16, status: &Value, raw: &[u8], subject: &Subje
         _ => subject.key.clone(),
     };
     match (code, reason) {
-        (404, _) => StoreError::NotFound { type_key, key },
+        (404, _) => match other_missing(status, subject.type_key) {
+            Some((type_key, key)) => StoreError::NotFound { type_key, key },
+            None => StoreError::NotFound { type_key, key },
+        },
         (409, "AlreadyExists") => StoreError::AlreadyExists { type_key, key },
         (409, _) => StoreError::Conflict {
             type_key,
@@ -81,6 +84,23 @@ pub(crate) fn from_status(code: u16, status: &Value, raw: &[u8], subject: &Subje
         (429 | 500..=599, _) => StoreError::Unavailable(format!("{code} {reason}: {message}")),
         _ => StoreError::BadRequest(format!("{code} {reason}: {message}")),
     }
+}
+
+/// A 404 about another object than the one asked for: the built-in kind and name that
+/// `details` names (a write into a missing namespace answers `namespaces "x" not found`).
+fn other_missing(status: &Value, asked: &TypeKey) -> Option<(TypeKey, ObjectKey)> {
+    let details = &status["details"];
+    let plural = details["kind"].as_str()?;
+    let group = details["group"].as_str().unwrap_or("");
+    let name = details["name"].as_str().filter(|n| !n.is_empty())?;
+    if plural == asked.plural && group == asked.group {
+        return None;
+    }
+    let type_key = capstan_core::builtin_types()
+        .into_iter()
+        .find(|t| t.plural == plural && t.group == group)?;
+    // A missing namespaced object of another kind cannot be keyed without its namespace.
+    (!type_key.namespaced).then(|| (type_key, ObjectKey::cluster(name)))
 }
 
 /// The part of a Conflict message after `Operation cannot be fulfilled on X "name": `.
@@ -243,6 +263,28 @@ mod tests {
             matches!(decode(401, json!({"reason": "Unauthorized"})), StoreError::BadRequest(m) if m.contains("401"))
         );
         assert!(matches!(decode(502, Value::Null), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_not_found_about_a_missing_namespace_names_the_namespace() {
+        let missing_ns = json!({"code": 404, "reason": "NotFound", "message": "namespaces \"nowhere\" not found",
+            "details": {"name": "nowhere", "group": "", "kind": "namespaces"}});
+        match decode(404, missing_ns) {
+            StoreError::NotFound { type_key, key } => {
+                assert_eq!(type_key.kind, "Namespace");
+                assert_eq!(key, ObjectKey::cluster("nowhere"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let same_kind = json!({"code": 404, "reason": "NotFound",
+            "details": {"name": "web", "group": "apps", "kind": "deployments"}});
+        match decode(404, same_kind) {
+            StoreError::NotFound { type_key, key } => {
+                assert_eq!(type_key, deployments());
+                assert_eq!(key, ObjectKey::new("default", "web"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
