@@ -66,7 +66,6 @@ pub mod gc;
 pub mod nodeagent;
 pub mod ownership;
 pub mod replicaset;
-pub mod retry;
 pub mod util;
 mod writes;
 
@@ -84,7 +83,6 @@ pub use error::Error;
 pub use gc::GarbageCollector;
 pub use nodeagent::{AgentConfig, NodeAgentReconciler};
 pub use replicaset::ReplicaSetReconciler;
-pub use retry::RetryConflicts;
 
 /// Which built-in controllers to run, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,7 +155,7 @@ pub async fn install(manager: &Manager, config: &ControllersConfig) -> Result<()
         Controller::<ReplicaSet>::new()
             .owns::<Pod>()
             .concurrency(workers)
-            .reconcile(RetryConflicts(ReplicaSetReconciler::default())),
+            .reconcile(ReplicaSetReconciler::default()),
     );
     let rs_cache = manager.cache::<ReplicaSet>();
     let deployments = manager.cache::<Deployment>();
@@ -166,7 +164,7 @@ pub async fn install(manager: &Manager, config: &ControllersConfig) -> Result<()
             .owns::<ReplicaSet>()
             .watches::<Pod>(move |pod| recreate_owner(&rs_cache, &deployments, pod))
             .concurrency(workers)
-            .reconcile(RetryConflicts(DeploymentReconciler::default())),
+            .reconcile(DeploymentReconciler::default()),
     );
     if config.garbage_collector {
         add_gc::<Deployment>(manager);
@@ -181,7 +179,7 @@ pub async fn install(manager: &Manager, config: &ControllersConfig) -> Result<()
             Controller::<Pod>::new()
                 .name("nodeagent")
                 .concurrency(workers)
-                .reconcile(RetryConflicts(NodeAgentReconciler::new(agent))),
+                .reconcile(NodeAgentReconciler::new(agent)),
         );
     }
     Ok(())
@@ -203,7 +201,7 @@ fn add_gc<K: Resource>(manager: &Manager) {
     if K::KIND != Pod::KIND {
         controller = controller.watches::<Pod>(move |o| gc::reconciler::related_keys(&c, o));
     }
-    manager.add(controller.reconcile(RetryConflicts(GarbageCollector::<K>::default())));
+    manager.add(controller.reconcile(GarbageCollector::<K>::default()));
 }
 
 /// A pod going away wakes its Recreate Deployment, which waits for every old pod to be gone (F.46).
