@@ -1,4 +1,5 @@
-//! The store's typed errors. Each maps to one Kubernetes `Status` reason and HTTP code.
+//! The store's typed errors. Each maps to one Kubernetes `Status` reason and HTTP code; messages
+//! name the object by its key as `kubectl` prints it (`"default/web"`).
 
 use capstan_core::{Invalid, ObjectKey, TypeKey};
 
@@ -10,7 +11,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum StoreError {
     /// No such object (HTTP 404, reason NotFound).
-    #[error("{type_key} {key:?} not found")]
+    #[error("{type_key} \"{key}\" not found")]
     NotFound {
         /// The kind.
         type_key: TypeKey,
@@ -18,7 +19,7 @@ pub enum StoreError {
         key: ObjectKey,
     },
     /// An object with this key exists already (409, AlreadyExists).
-    #[error("{type_key} {key:?} already exists")]
+    #[error("{type_key} \"{key}\" already exists")]
     AlreadyExists {
         /// The kind.
         type_key: TypeKey,
@@ -26,7 +27,7 @@ pub enum StoreError {
         key: ObjectKey,
     },
     /// A precondition (resourceVersion or uid) did not hold (409, Conflict).
-    #[error("operation cannot be fulfilled on {type_key} {key:?}: {message}")]
+    #[error("operation cannot be fulfilled on {type_key} \"{key}\": {message}")]
     Conflict {
         /// The kind.
         type_key: TypeKey,
@@ -51,7 +52,7 @@ pub enum StoreError {
     #[error("bad request: {0}")]
     BadRequest(String),
     /// The object is larger than the store accepts (413, RequestEntityTooLarge).
-    #[error("object {key:?} is {size} bytes, over the limit of {limit}")]
+    #[error("object \"{key}\" is {size} bytes, over the limit of {limit}")]
     TooLarge {
         /// The object.
         key: ObjectKey,
@@ -96,5 +97,39 @@ impl StoreError {
             Self::Timeout(_) => "Timeout",
             Self::Unavailable(_) => "ServiceUnavailable",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_object_by_its_printed_key_not_its_debug_form() {
+        let type_key = TypeKey::new("apps", "v1", "Deployment", "deployments", true);
+        let key = ObjectKey::new("default", "web");
+        let conflict = StoreError::Conflict {
+            type_key: type_key.clone(),
+            key: key.clone(),
+            message: "the object has been modified".into(),
+        };
+        assert_eq!(
+            conflict.to_string(),
+            "operation cannot be fulfilled on deployments.v1.apps \"default/web\": the object has been modified"
+        );
+        let missing = StoreError::NotFound {
+            type_key,
+            key: ObjectKey::cluster("node-1"),
+        };
+        assert_eq!(missing.to_string(), "deployments.v1.apps \"node-1\" not found");
+        let large = StoreError::TooLarge {
+            key,
+            size: 10,
+            limit: 5,
+        };
+        assert_eq!(
+            large.to_string(),
+            "object \"default/web\" is 10 bytes, over the limit of 5"
+        );
     }
 }
