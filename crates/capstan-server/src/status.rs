@@ -238,17 +238,6 @@ pub fn resource_qualified(type_key: &TypeKey) -> String {
     }
 }
 
-/// A `Status` of success (for deletes that remove the object at once, kubectl accepts either).
-pub fn success_status(type_key: &TypeKey, name: &str, uid: Option<&str>) -> Value {
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {"name": name, "group": type_key.group, "kind": type_key.plural, "uid": uid},
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

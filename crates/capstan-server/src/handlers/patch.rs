@@ -49,7 +49,7 @@ pub async fn patch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
         let current = match server.store().get(t, &object_key(rr)).await {
             Ok(c) => c,
             Err(StoreError::NotFound { .. }) if kind == PatchKind::Apply && sub == Subresource::Main => {
-                return create_from_apply(server, rr, req, doc, mode, dry).await;
+                return create_from_apply(server, rr, doc, mode, dry).await;
             }
             Err(e) => return Err(ApiError::from_store(&e, t, route_name(rr))),
         };
@@ -79,7 +79,6 @@ pub async fn patch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
 async fn create_from_apply(
     server: &ApiServer,
     rr: &ResourceRoute,
-    req: &ApiRequest,
     mut obj: Value,
     mode: FieldValidation,
     dry: bool,
@@ -88,7 +87,6 @@ async fn create_from_apply(
     prepare(rr, &mut obj)?;
     let warnings = validate::check(mode, t, &obj)?;
     super::write::check_namespace(server, rr, route_name(rr)).await?;
-    let _ = req;
     if dry {
         admit_json(t, &mut obj, None).map_err(|e| admission_error(rr, e))?;
         return Ok(with_warnings(json_response(201, &obj), &warnings));
