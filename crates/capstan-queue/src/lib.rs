@@ -43,7 +43,6 @@
 mod delay;
 mod keys;
 mod limiter;
-mod lock;
 mod metrics;
 mod queue;
 mod ready;
