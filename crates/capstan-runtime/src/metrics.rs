@@ -29,6 +29,7 @@ const BUCKETS: [f64; 16] = [
 
 /// How a reconcile ended, as the `result` label spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReconcileResult {
     /// `Ok(Action::done())`.
     Success,
