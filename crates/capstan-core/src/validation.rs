@@ -96,16 +96,38 @@ impl FieldError {
 impl fmt::Display for FieldError {
     /// Formats as Kubernetes does: `spec.replicas: Invalid value: -1: must be greater than or equal to 0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.kind.phrase())?;
-        if let Some(v) = &self.value {
-            write!(f, ": {v:?}")?;
-        }
-        if !self.detail.is_empty() {
-            write!(f, ": {}", self.detail)?;
-        }
-        Ok(())
+        write!(f, "{}: {}", self.field, self.message())
     }
 }
+
+/// The longest offending value a message repeats in full; longer ones are cut (a 100 KB label must not
+/// make a 200 KB error).
+pub const MAX_SHOWN_VALUE: usize = 256;
+
+impl FieldError {
+    /// The message without the field path: `Invalid value: "-1": must be greater than or equal to 0`,
+    /// as a `Status` cause carries it. Values over [`MAX_SHOWN_VALUE`] bytes are shortened.
+    pub fn message(&self) -> String {
+        let mut out = self.kind.phrase().to_owned();
+        if let Some(v) = &self.value {
+            if v.len() > MAX_SHOWN_VALUE {
+                let mut cut = MAX_SHOWN_VALUE;
+                while !v.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                out.push_str(&format!(": {:?}... ({} bytes in all)", &v[..cut], v.len()));
+            } else {
+                out.push_str(&format!(": {v:?}"));
+            }
+        }
+        if !self.detail.is_empty() {
+            out.push_str(": ");
+            out.push_str(&self.detail);
+        }
+        out
+    }
+}
+
 
 /// An object failed admission: every failed field, not only the first.
 ///
@@ -136,5 +158,23 @@ impl fmt::Display for Invalid {
             }
             f.write_str("]")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_like_kubernetes_and_cut_huge_values() {
+        let e = FieldError::invalid("spec.replicas", "-1", "must be greater than or equal to 0");
+        assert_eq!(
+            e.to_string(),
+            "spec.replicas: Invalid value: \"-1\": must be greater than or equal to 0"
+        );
+        let huge = FieldError::invalid("metadata.labels", "é".repeat(60_000), "too long");
+        let msg = huge.message();
+        assert!(msg.len() < 400, "{} bytes", msg.len());
+        assert!(msg.contains("(120000 bytes in all)"), "{msg}");
     }
 }

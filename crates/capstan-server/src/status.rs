@@ -114,20 +114,10 @@ impl ApiError {
         e.causes = invalid
             .errors
             .iter()
-            .map(|fe| {
-                let mut message = fe.kind.phrase().to_owned();
-                if let Some(v) = &fe.value {
-                    message.push_str(&format!(": {v:?}"));
-                }
-                if !fe.detail.is_empty() {
-                    message.push_str(": ");
-                    message.push_str(&fe.detail);
-                }
-                Cause {
-                    reason: fe.kind.cause_reason().to_owned(),
-                    message,
-                    field: fe.field.clone(),
-                }
+            .map(|fe| Cause {
+                reason: fe.kind.cause_reason().to_owned(),
+                message: fe.message(),
+                field: fe.field.clone(),
             })
             .collect();
         e
