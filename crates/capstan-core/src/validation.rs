@@ -128,7 +128,6 @@ impl FieldError {
     }
 }
 
-
 /// An object failed admission: every failed field, not only the first.
 ///
 /// Displays as the API server's 422 message: `Deployment.apps "web" is invalid: [spec.replicas: ...,
