@@ -20,10 +20,12 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"math/rand"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,7 +178,12 @@ func run(q workqueue.RateLimitingInterface, rateLimited bool, producers, workers
 }
 
 func main() {
+	only := flag.String("only", "ABCDE", "the scenarios to run, e.g. -only A")
+	flag.Parse()
 	for _, s := range []string{"A", "B", "C", "D", "E"} {
+		if !strings.Contains(*only, s) {
+			continue
+		}
 		var o outcome
 		switch s {
 		case "A":
