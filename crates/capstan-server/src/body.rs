@@ -60,6 +60,12 @@ impl ApiRequest {
         self.query.get(key).map(String::as_str).filter(|s| !s.is_empty())
     }
 
+    /// A boolean query parameter, read as Kubernetes reads them: absent, `false` or `0` is false and
+    /// any other value (`true`, `True` from the Python client, `1`, even empty) is true.
+    pub fn flag(&self, key: &str) -> bool {
+        self.query.get(key).is_some_and(|v| v != "false" && v != "0")
+    }
+
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -158,7 +158,7 @@ pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
         table: table::wants_table(req.header("accept").unwrap_or(""))
             .then(|| IncludeObject::parse(req.q("includeObject"))),
     };
-    let send_initial = req.q("sendInitialEvents") == Some("true");
+    let send_initial = req.flag("sendInitialEvents");
     let requested = match req.q("resourceVersion") {
         None | Some("0") => None,
         Some(s) => Some(
@@ -197,7 +197,7 @@ pub async fn watch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
         label_selector,
         field_selector,
         from_revision: from,
-        bookmarks: req.q("allowWatchBookmarks") == Some("true"),
+        bookmarks: req.flag("allowWatchBookmarks"),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let stream = server.store().watch(&t, &params).await;

@@ -564,3 +564,59 @@ async fn watching_from_a_revision_the_store_has_not_reached_is_a_504_too_large_r
         .await;
     assert_eq!(resp.status().as_u16(), 200, "the current revision is watchable");
 }
+
+#[tokio::test]
+async fn boolean_query_flags_read_true_and_1_and_python_true_as_kubernetes_does() {
+    // The Python client sends `watch=True&allowWatchBookmarks=True`; Kubernetes treats any value but
+    // `false`/`0` as true, so bookmarks must come for every spelling and never for `false`.
+    let store = Arc::new(MemoryStore::with_options(capstan_store::StoreOptions {
+        bookmark_interval: Duration::from_millis(50),
+        ..capstan_store::StoreOptions::default()
+    }));
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let s = ApiServer::new(
+        dyn_store,
+        ServerConfig {
+            token: Some(TOKEN.into()),
+            ..ServerConfig::default()
+        },
+    );
+    with_default_ns(&s).await;
+    let (_, list) = call(&s, Method::GET, "/api/v1/namespaces/default/pods", None).await;
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list rv")
+        .to_owned();
+    for (watch, bookmarks) in [("1", "true"), ("True", "True"), ("true", "1"), ("t", "yes")] {
+        let path = format!(
+            "/api/v1/namespaces/default/pods?watch={watch}&allowWatchBookmarks={bookmarks}&resourceVersion={rv}"
+        );
+        let resp = s
+            .handle(request(Method::GET, &path, "application/json", b"", "application/json"))
+            .await;
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let mut body = resp.into_body();
+        let mut buf = Vec::new();
+        let ev = next_event(&mut body, &mut buf).await;
+        assert_eq!(ev["type"], "BOOKMARK", "{path}");
+        assert_eq!(ev["object"]["kind"], "Pod", "{path}");
+    }
+    // `watch=false` is a list, and `allowWatchBookmarks=false` gets no bookmark before a real event.
+    let (code, listed) = call(&s, Method::GET, "/api/v1/namespaces/default/pods?watch=false", None).await;
+    assert_eq!((code, listed["kind"].as_str()), (200, Some("PodList")));
+    let path = format!("/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=false&resourceVersion={rv}");
+    let resp = s
+        .handle(request(Method::GET, &path, "application/json", b"", "application/json"))
+        .await;
+    let mut body = resp.into_body();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    call(
+        &s,
+        Method::POST,
+        "/api/v1/namespaces/default/pods",
+        Some(pod("after", json!({}))),
+    )
+    .await;
+    let mut buf = Vec::new();
+    assert_eq!(next_event(&mut body, &mut buf).await["type"], "ADDED");
+}

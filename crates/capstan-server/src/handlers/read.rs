@@ -107,7 +107,7 @@ pub(crate) fn kind_selectors(t: &TypeKey, req: &ApiRequest) -> Result<(LabelSele
 
 /// Whether the query asks for a watch.
 pub(crate) fn is_watch(req: &ApiRequest) -> bool {
-    matches!(req.q("watch"), Some("1" | "true" | "True"))
+    req.flag("watch")
 }
 
 /// Lists, or watches when `watch=1`.
