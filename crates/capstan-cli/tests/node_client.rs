@@ -1,7 +1,8 @@
 //! The official JavaScript client (@kubernetes/client-node 1.x) against `capstan up`: list namespaces and
-//! pods, create a Deployment, watch deployments with bookmarks until a merge-patch scale arrives, and POST
-//! then read back a core/v1 Event with a microsecond eventTime (tests/node/client_check.mjs). Runs when
-//! `node` can import the client from tests/node (`npm ci` there; .ci/run does it).
+//! pods, create a Deployment, watch deployments with bookmarks and run an informer until a merge-patch
+//! scale arrives, and POST then read back a core/v1 Event with a microsecond eventTime
+//! (tests/node/client_check.mjs). Runs when `node` can import the client from tests/node (`npm ci`
+//! there; .ci/run does it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

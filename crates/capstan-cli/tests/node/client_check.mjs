@@ -1,6 +1,6 @@
 // The official JavaScript client (@kubernetes/client-node 1.x) against `capstan up`: list namespaces,
-// list pods, create a Deployment, watch deployments (with bookmarks) until a merge-patch scale shows up,
-// and POST a core/v1 Event with a microsecond eventTime, then read it back.
+// list pods, create a Deployment, watch deployments (with bookmarks) and run an informer until a
+// merge-patch scale shows up, and POST a core/v1 Event with a microsecond eventTime, then read it back.
 // Usage: node client_check.mjs <kubeconfig>. Exits non-zero with a message on the first failure.
 import * as k8s from '@kubernetes/client-node';
 
@@ -82,6 +82,31 @@ const sawScale = new Promise((resolve, reject) => {
     }, reject);
 });
 
+// An informer (list, then watch with bookmarks from the list's resourceVersion) keeps a cache.
+const informer = k8s.makeInformer(kc, `/apis/apps/v1/namespaces/${ns}/deployments`, () =>
+  apps.listNamespacedDeployment({ namespace: ns }),
+);
+const informerSawScale = new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error('informer saw no replicas=3 update within 20s')), 20000);
+  informer.on('update', (obj) => {
+    if (obj.metadata.name === name && obj.spec.replicas === 3) {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+  informer.on('error', (err) => {
+    if (err?.name !== 'AbortError') {
+      clearTimeout(timer);
+      reject(err);
+    }
+  });
+});
+await informer.start();
+check(
+  informer.list(ns).some((d) => d.metadata.name === name),
+  'the informer cache holds the deployment after start',
+);
+
 const patched = await apps.patchNamespacedDeployment(
   { name, namespace: ns, body: { spec: { replicas: 3 } } },
   k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
@@ -90,6 +115,9 @@ check(patched.spec.replicas === 3, 'merge-patch response has replicas 3');
 const eventType = await sawScale;
 check(eventType === 'MODIFIED', `watch event for the scale is MODIFIED, got ${eventType}`);
 controller?.abort();
+await informerSawScale;
+check(informer.get(name, ns)?.spec?.replicas === 3, 'the informer cache has replicas 3');
+await informer.stop();
 
 // A core/v1 Event with a microsecond eventTime (V1MicroTime renders six fractional digits).
 const eventTime = new k8s.V1MicroTime();
