@@ -20,8 +20,9 @@ use crate::state::{State, Wakeups};
 pub(crate) struct Shared<K> {
     name: Box<str>,
     /// The one lock. `parking_lot::Mutex` (brief spinning, then parking): with keys hashed before
-    /// locking and dropped after unlocking, it beat a spin-then-yield lock by 43 % in scenario C
-    /// and 9 % in D on a loaded 2-core machine (BENCHMARKS.md).
+    /// locking and dropped after unlocking, it measured about as fast as a spin-then-yield lock
+    /// overall (better in some scenarios, worse in others: BENCHMARKS.md), and it does not burn a
+    /// core while the holder is descheduled.
     pub(crate) state: Mutex<State<K>>,
     /// Hashes keys before the lock is taken: the critical sections only probe the index.
     hasher: foldhash::fast::RandomState,
