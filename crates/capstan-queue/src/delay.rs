@@ -116,7 +116,7 @@ where
     loop {
         let deadline = {
             let Some(shared) = queue.upgrade() else { return };
-            let now = Instant::now();
+            let now = crate::clock::now();
             let mut wakeups = Wakeups::default();
             let deadline = {
                 let mut state = shared.state.lock();

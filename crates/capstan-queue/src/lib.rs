@@ -40,6 +40,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod clock;
 mod delay;
 mod keys;
 mod limiter;

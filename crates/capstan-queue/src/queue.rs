@@ -201,7 +201,7 @@ where
             if state.shutting_down {
                 return;
             }
-            let now = Instant::now();
+            let now = crate::clock::now();
             state.promote_due(now, &mut wakeups);
             let at = now.checked_add(delay).unwrap_or_else(far_future);
             let (pushed, copy) = state.add_delayed(key, hash, at);
@@ -362,13 +362,13 @@ where
 /// Promotes due delayed keys, reading the clock only if some delayed add is pending.
 fn promote<K: Clone + Eq + Hash>(state: &mut State<K>, wakeups: &mut Wakeups) {
     if !state.delayed.is_empty() {
-        state.promote_due(Instant::now(), wakeups);
+        state.promote_due(crate::clock::now(), wakeups);
     }
 }
 
 /// A deadline for delays too long to represent: about 30 years ahead, as tokio's own timers do.
 fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+    crate::clock::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 /// The future of [`WorkQueue::get`]: registered as a waiter while no key is ready.
