@@ -1,84 +1,37 @@
 //! `capstan apply|get|delete` against `capstan up` (HTTPS, token, through capstan-store's remote
 //! backend): each failure is one readable line naming what failed, and `get -w` follows changes.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-const MY_APP: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: my-app
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: my-app
-  template:
-    metadata:
-      labels:
-        app: my-app
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.25
-";
+use common::{Running, capstan_at, free_port};
 
-/// A child process killed when dropped (also when a test fails half-way).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
-fn capstan_at(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .output()
-        .expect("run capstan")
-}
+static MY_APP: LazyLock<String> = LazyLock::new(|| common::my_app(1));
 
 /// `capstan up --in-memory` on a free port, ready to answer.
 struct Cluster {
-    _process: Killed,
+    _process: Running,
     dir: tempfile::TempDir,
 }
 
 impl Cluster {
     fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let child = Command::new(env!("CARGO_BIN_EXE_capstan"))
-            .arg("up")
-            .arg("--in-memory")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", free_port()))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start capstan up");
         let c = Self {
-            _process: Killed(child),
+            _process: common::up(dir.path(), &["--in-memory"]),
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !(c.kubeconfig().exists() && c.capstan(&["get", "ns", "default"]).status.success()) {
-            assert!(Instant::now() < deadline, "capstan up did not become ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::poll(
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            "capstan up did not become ready",
+            || (c.kubeconfig().exists() && c.capstan(&["get", "ns", "default"]).status.success()).then_some(()),
+        );
         c
     }
 
@@ -125,7 +78,7 @@ fn capstan_cli_errors_are_one_line_naming_what_failed() {
     let bad = MY_APP
         .replace("  replicas: 1", "  replicas: -1")
         .replace("        app: my-app\n    spec", "        app: other\n    spec");
-    assert_ne!(bad, MY_APP);
+    assert_ne!(bad, *MY_APP);
     let err = one_line_error(&c.capstan(&["apply", "-f", &c.write("bad.yaml", &bad)]));
     assert!(
         err.contains("(Invalid)") && err.contains("Deployment.apps \"my-app\" is invalid"),
@@ -137,7 +90,7 @@ fn capstan_cli_errors_are_one_line_naming_what_failed() {
         "nothing was written"
     );
 
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     let err = one_line_error(&c.capstan(&["apply", "-n", "nowhere", "-f", &f]));
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
 
@@ -179,7 +132,7 @@ fn capstan_cli_errors_are_one_line_naming_what_failed() {
 #[test]
 fn capstan_cli_apply_reports_unchanged_and_configured_and_get_lists_every_namespace() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     let stdout = |out: Output| {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -211,9 +164,9 @@ fn capstan_cli_apply_reports_unchanged_and_configured_and_get_lists_every_namesp
 #[test]
 fn capstan_cli_get_watch_prints_later_changes() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     assert!(c.capstan(&["apply", "-f", &f]).status.success());
-    let mut watch = Killed(
+    let mut watch = Running(
         Command::new(env!("CARGO_BIN_EXE_capstan"))
             .args(["get", "deploy", "my-app", "-w", "--kubeconfig"])
             .arg(c.kubeconfig())

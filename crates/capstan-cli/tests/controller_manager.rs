@@ -3,28 +3,15 @@
 //! and the real kubectl sees a Deployment reach its Ready pods. Also the API server's health and
 //! metrics endpoints, fed by the manager of `capstan up`.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-/// A child process, killed when dropped (also when a test fails half-way).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
+use common::{KUBECTL, Running, free_port, kubectl_at, up_command};
 
 fn capstan(args: &[&str]) -> Running {
     Running(
@@ -41,37 +28,26 @@ fn capstan(args: &[&str]) -> Running {
 /// Starts `capstan up --in-memory` with `extra` flags on a free port; returns the process and port.
 fn up(dir: &Path, extra: &[&str]) -> (Running, u16) {
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let data_dir = dir.to_str().expect("utf-8 temp dir");
-    let mut args = vec!["up", "--in-memory", "--listen", &listen, "--data-dir", data_dir];
-    args.extend_from_slice(extra);
-    let process = capstan(&args);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join("kubeconfig.yaml").exists() {
-        assert!(Instant::now() < deadline, "capstan up did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut flags = vec!["--in-memory"];
+    flags.extend_from_slice(extra);
+    let process = Running(up_command(dir, port, &flags).spawn().expect("start capstan"));
+    common::poll(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        "capstan up did not come up",
+        || (TcpStream::connect(("127.0.0.1", port)).is_ok() && dir.join("kubeconfig.yaml").exists()).then_some(()),
+    );
     (process, port)
 }
 
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(KUBECTL)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .output()
-        .expect("run kubectl")
-}
-
 /// Polls `check` every 250 ms until it returns `Some`, or panics with `what` after `limit`.
-fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(t) = check() {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+fn eventually<T>(limit: Duration, what: &str, check: impl FnMut() -> Option<T>) -> T {
+    common::poll(
+        limit,
+        Duration::from_millis(250),
+        &format!("timed out waiting for {what}"),
+        check,
+    )
 }
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
@@ -94,7 +70,7 @@ spec:
 ";
 
 fn ready_pods(kubeconfig: &Path) -> usize {
-    let out = kubectl(
+    let out = kubectl_at(
         kubeconfig,
         &[
             "get",
@@ -123,11 +99,11 @@ fn a_separate_controller_manager_brings_a_deployment_to_three_ready_pods() {
     let manifest = dir.path().join("deploy.yaml");
     std::fs::write(&manifest, DEPLOYMENT).expect("write manifest");
 
-    let applied = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().expect("utf-8")]);
+    let applied = kubectl_at(&kubeconfig, &["apply", "-f", manifest.to_str().expect("utf-8")]);
     assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
     // Without controllers nothing happens to it.
     std::thread::sleep(Duration::from_secs(2));
-    let rs = kubectl(&kubeconfig, &["get", "rs", "-o", "name"]);
+    let rs = kubectl_at(&kubeconfig, &["get", "rs", "-o", "name"]);
     assert_eq!(
         String::from_utf8_lossy(&rs.stdout).trim(),
         "",
@@ -139,7 +115,7 @@ fn a_separate_controller_manager_brings_a_deployment_to_three_ready_pods() {
     eventually(Duration::from_secs(60), "3 Ready pods", || {
         (ready_pods(&kubeconfig) == 3).then_some(())
     });
-    let lease = kubectl(
+    let lease = kubectl_at(
         &kubeconfig,
         &[
             "get",
@@ -160,7 +136,7 @@ fn a_separate_controller_manager_brings_a_deployment_to_three_ready_pods() {
         Duration::from_secs(30),
         "the Deployment's status to count 3 ready",
         || {
-            let status = kubectl(
+            let status = kubectl_at(
                 &kubeconfig,
                 &["get", "deploy", "split", "-o", "jsonpath={.status.readyReplicas}"],
             );
@@ -169,16 +145,16 @@ fn a_separate_controller_manager_brings_a_deployment_to_three_ready_pods() {
     );
 
     // Self-healing still works across the process boundary: a deleted pod is replaced.
-    let names = kubectl(&kubeconfig, &["get", "pods", "-l", "app=split", "-o", "name"]);
+    let names = kubectl_at(&kubeconfig, &["get", "pods", "-l", "app=split", "-o", "name"]);
     let first = String::from_utf8_lossy(&names.stdout)
         .lines()
         .next()
         .expect("a pod")
         .to_owned();
-    let deleted = kubectl(&kubeconfig, &["delete", &first, "--wait=false"]);
+    let deleted = kubectl_at(&kubeconfig, &["delete", &first, "--wait=false"]);
     assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
     eventually(Duration::from_secs(60), "the deleted pod to be replaced", || {
-        let names = kubectl(&kubeconfig, &["get", "pods", "-l", "app=split", "-o", "name"]);
+        let names = kubectl_at(&kubeconfig, &["get", "pods", "-l", "app=split", "-o", "name"]);
         let names = String::from_utf8_lossy(&names.stdout).into_owned();
         (!names.lines().any(|n| n == first) && ready_pods(&kubeconfig) == 3).then_some(())
     });
@@ -264,7 +240,7 @@ fn without_controllers_the_server_is_healthy_and_has_no_metrics() {
 }
 
 fn lease_holder(kubeconfig: &Path) -> String {
-    let out = kubectl(
+    let out = kubectl_at(
         kubeconfig,
         &[
             "get",
@@ -294,7 +270,7 @@ fn a_standby_controller_manager_takes_over_when_the_leader_stops() {
 
     let manifest = dir.path().join("deploy.yaml");
     std::fs::write(&manifest, DEPLOYMENT.replace("replicas: 3", "replicas: 2")).expect("write manifest");
-    let applied = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().expect("utf-8")]);
+    let applied = kubectl_at(&kubeconfig, &["apply", "-f", manifest.to_str().expect("utf-8")]);
     assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
     eventually(Duration::from_secs(60), "2 Ready pods", || {
         (ready_pods(&kubeconfig) == 2).then_some(())
@@ -319,7 +295,7 @@ fn a_standby_controller_manager_takes_over_when_the_leader_stops() {
         (lease_holder(&kubeconfig) == standby).then_some(())
     });
 
-    let scaled = kubectl(&kubeconfig, &["scale", "deploy/split", "--replicas=3"]);
+    let scaled = kubectl_at(&kubeconfig, &["scale", "deploy/split", "--replicas=3"]);
     assert!(scaled.status.success(), "{}", String::from_utf8_lossy(&scaled.stderr));
     eventually(Duration::from_secs(60), "3 Ready pods under the new leader", || {
         (ready_pods(&kubeconfig) == 3).then_some(())

@@ -2,47 +2,16 @@
 //!
 //! Each test starts its own `capstan up --in-memory` on a free port with its own data directory.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-const KUBECTL: &str = "/usr/bin/kubectl";
+use common::{KUBECTL, Running, capstan_at, free_port, kubectl_at};
 
-const MY_APP: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: my-app
-  labels:
-    app: my-app
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: my-app
-  template:
-    metadata:
-      labels:
-        app: my-app
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.25
-        ports:
-        - containerPort: 80
-        env:
-        - name: MODE
-          value: blue
-";
-
-/// A `capstan up` process, killed when dropped (also when a test fails half-way).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+static MY_APP: LazyLock<String> = LazyLock::new(|| common::my_app_with_port_and_env(2));
 
 /// A running `capstan up` and its data directory.
 struct Cluster {
@@ -50,49 +19,21 @@ struct Cluster {
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 fn up(data_dir: &Path, in_memory: bool) -> Running {
     assert!(
         Path::new(KUBECTL).exists(),
         "these tests drive the real kubectl at {KUBECTL}"
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capstan"));
-    cmd.arg("up")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if in_memory {
-        cmd.arg("--in-memory");
-    }
-    Running(cmd.spawn().expect("start capstan up"))
-}
-
-fn kubectl_at(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(KUBECTL)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")))
-        .output()
-        .expect("run kubectl")
+    common::up(data_dir, if in_memory { &["--in-memory"] } else { &[] })
 }
 
 fn wait_ready(kubeconfig: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if kubeconfig.exists() && kubectl_at(kubeconfig, &["get", "--raw", "/readyz"]).status.success() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "capstan up did not become ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::poll(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        "capstan up did not become ready",
+        || (kubeconfig.exists() && kubectl_at(kubeconfig, &["get", "--raw", "/readyz"]).status.success()).then_some(()),
+    );
 }
 
 impl Cluster {
@@ -151,7 +92,7 @@ fn kubectl_lists_the_default_namespaces_and_reads_the_server_version() {
 #[test]
 fn kubectl_apply_creates_then_configures_after_an_edit() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     assert!(c.ok(&["apply", "-f", &f]).contains("deployment.apps/my-app created"));
     assert!(c.ok(&["apply", "-f", &f]).contains("deployment.apps/my-app unchanged"));
     let edited = c.write(
@@ -196,7 +137,7 @@ fn kubectl_apply_creates_then_configures_after_an_edit() {
 #[test]
 fn kubectl_scale_set_image_patch_and_delete_change_the_deployment() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     c.ok(&["apply", "-f", &f]);
     assert!(c.ok(&["scale", "deploy", "my-app", "--replicas=5"]).contains("scaled"));
     assert_eq!(
@@ -253,7 +194,7 @@ fn a_selector_that_does_not_match_the_template_labels_is_refused_naming_the_sele
         "      labels:\n        app: other",
         1,
     );
-    assert_ne!(bad, MY_APP);
+    assert_ne!(bad, *MY_APP);
     let f = c.write("bad.yaml", &bad);
     let err = c.fails(&["apply", "-f", &f]);
     assert!(err.contains("is invalid") && err.contains("selector"), "{err}");
@@ -279,7 +220,7 @@ fn unknown_fields_are_refused_under_kubectls_default_strict_validation() {
 #[test]
 fn server_dry_run_writes_nothing() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     assert!(
         c.ok(&["apply", "--dry-run=server", "-f", &f])
             .contains("server dry run")
@@ -300,7 +241,7 @@ fn requests_with_a_wrong_token_are_unauthorized() {
 #[test]
 fn kubectl_get_watch_prints_each_change_until_its_timeout() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     c.ok(&["apply", "-f", &f]);
     let watcher = Command::new(KUBECTL)
         .args(["get", "deploy", "-w", "--request-timeout=5s"])
@@ -326,7 +267,7 @@ fn namespaces_can_be_created_and_objects_are_refused_in_missing_ones() {
     );
     assert!(c.ok(&["apply", "-f", &ns]).contains("namespace/team-a created"));
     assert!(c.ok(&["get", "ns", "team-a"]).contains("team-a"));
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     c.ok(&["apply", "-n", "team-a", "-f", &f]);
     let all = c.ok(&["get", "deploy", "-A"]);
     assert!(all.contains("team-a") && all.contains("my-app"), "{all}");
@@ -337,15 +278,8 @@ fn namespaces_can_be_created_and_objects_are_refused_in_missing_ones() {
 #[test]
 fn capstan_cli_applies_gets_and_deletes_through_the_api() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
-    let capstan = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_capstan"))
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(c.kubeconfig())
-            .output()
-            .expect("run capstan")
-    };
+    let f = c.write("my-app.yaml", &MY_APP);
+    let capstan = |args: &[&str]| capstan_at(&c.kubeconfig(), args);
     let out = capstan(&["apply", "-f", &f]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("deployment.apps/my-app created"));
@@ -469,7 +403,7 @@ fn eventually(c: &Cluster, args: &[&str], what: &str, done: impl Fn(&str) -> boo
 #[test]
 fn rollouts_replacements_and_garbage_collection_work_with_the_controllers() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     c.ok(&["apply", "-f", &f]);
     assert!(
         c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"])
@@ -518,7 +452,7 @@ fn rollouts_replacements_and_garbage_collection_work_with_the_controllers() {
 #[test]
 fn rollout_undo_reuses_the_old_replica_set_and_moves_its_revision_forward() {
     let c = Cluster::start();
-    let f = c.write("my-app.yaml", MY_APP);
+    let f = c.write("my-app.yaml", &MY_APP);
     c.ok(&["apply", "-f", &f]);
     c.ok(&["rollout", "status", "deploy/my-app", "--timeout=60s"]);
     c.ok(&["set", "image", "deploy/my-app", "web=nginx:1.26"]);
@@ -554,13 +488,7 @@ fn the_default_log_tells_what_the_controllers_do_without_warnings_for_ordinary_c
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("up.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .arg("up")
-        .arg("--in-memory")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .arg("--data-dir")
-        .arg(dir.path())
+    let child = common::up_command(dir.path(), free_port(), &["--in-memory"])
         .env_remove("RUST_LOG")
         .stdout(log.try_clone().expect("log file"))
         .stderr(log)
@@ -570,7 +498,7 @@ fn the_default_log_tells_what_the_controllers_do_without_warnings_for_ordinary_c
     let kubeconfig = dir.path().join("kubeconfig.yaml");
     wait_ready(&kubeconfig);
     let manifest = dir.path().join("my-app.yaml");
-    std::fs::write(&manifest, MY_APP).expect("write manifest");
+    std::fs::write(&manifest, &*MY_APP).expect("write manifest");
     let k = |args: &[&str]| {
         let out = kubectl_at(&kubeconfig, args);
         assert!(

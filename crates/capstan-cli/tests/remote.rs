@@ -2,9 +2,10 @@
 //! contract (create, get, list, update, status, delete, watch, errors) holds through the HTTP API,
 //! and a watch resumes across dropped connections without losing or repeating an event.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,15 +15,7 @@ use capstan_store::remote::{KubeConfig, RemoteOptions, RemoteStore};
 use capstan_store::{Api, DeleteParams, ListParams, Store, StoreError, Subresource, WatchEvent, WatchParams};
 use futures::StreamExt;
 
-/// A `capstan up` process, killed when dropped (also when a test fails half-way).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::Running;
 
 /// A running server and its kubeconfig.
 struct Server {
@@ -31,27 +24,11 @@ struct Server {
     kubeconfig: PathBuf,
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 /// Starts `capstan up --in-memory --no-controllers` (HTTPS with a generated CA) and waits until a
 /// remote store reaches it.
 async fn start() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let process = Running(
-        Command::new(env!("CARGO_BIN_EXE_capstan"))
-            .args(["up", "--in-memory", "--no-controllers", "--listen"])
-            .arg(format!("127.0.0.1:{}", free_port()))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start capstan up"),
-    );
+    let process = common::up(dir.path(), &["--in-memory", "--no-controllers"]);
     let kubeconfig = dir.path().join("kubeconfig.yaml");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
