@@ -95,13 +95,13 @@ impl<K: Clone + Eq + Hash> MetricsState<K> {
     pub(crate) fn on_add(&mut self, key: &K) {
         self.hooks.added();
         if !self.queued_at.contains_key(key) {
-            self.queued_at.insert(key.clone(), Instant::now());
+            self.queued_at.insert(key.clone(), crate::clock::now());
         }
     }
 
     /// A key was handed out.
     pub(crate) fn on_get(&mut self, key: &K, depth: usize) {
-        let now = Instant::now();
+        let now = crate::clock::now();
         self.hooks.depth(depth);
         if let Some(at) = self.queued_at.remove(key) {
             self.hooks.queue_duration(now.saturating_duration_since(at));
@@ -112,7 +112,8 @@ impl<K: Clone + Eq + Hash> MetricsState<K> {
     /// A key's processing ended.
     pub(crate) fn on_done(&mut self, key: &K) {
         if let Some(at) = self.started_at.remove(key) {
-            self.hooks.work_duration(Instant::now().saturating_duration_since(at));
+            self.hooks
+                .work_duration(crate::clock::now().saturating_duration_since(at));
         }
     }
 
