@@ -63,7 +63,7 @@ impl TokenBucket {
     }
 
     fn take(&self) -> Duration {
-        let now = Instant::now();
+        let now = crate::clock::now();
         let mut bucket = self.state.lock();
         if let Some(at) = bucket.at {
             let refilled = now.saturating_duration_since(at).as_secs_f64() * self.qps;
