@@ -453,5 +453,5 @@ impl<K> Drop for Get<'_, K> {
 }
 
 #[cfg(test)]
-#[path = "queue_tests.rs"]
+#[path = "tests/queue.rs"]
 mod tests;
