@@ -206,10 +206,9 @@ where
             let at = now.checked_add(delay).unwrap_or_else(far_future);
             let (pushed, copy) = state.add_delayed(key, hash, at);
             _unused_copy = copy;
-            // The timer task only matters to workers blocked in `get` (busy workers promote due
-            // keys themselves): wake it for an earlier deadline only if one is waiting. A `get` that
-            // starts waiting later brings the timer's deadline forward itself.
-            let earlier = pushed && !state.waiters.is_empty() && state.timer.deadline.is_none_or(|d| at < d);
+            // Always bring the timer's deadline forward for an earlier key, whether or not a worker
+            // waits now; a `get` that starts waiting also checks the deadline itself.
+            let earlier = pushed && state.timer.deadline.is_none_or(|d| at < d);
             if earlier {
                 state.timer.deadline = Some(at);
             }

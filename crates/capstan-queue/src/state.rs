@@ -68,11 +68,6 @@ impl Waiters {
         }
     }
 
-    /// No `get` is waiting.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     /// Takes the oldest waiter, to wake it once the lock is released.
     pub(crate) fn pop(&mut self) -> Option<Waker> {
         self.list.pop_front().map(|(_, w)| w)
