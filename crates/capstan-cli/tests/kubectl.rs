@@ -56,11 +56,17 @@ impl Cluster {
     /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !out.status.success() {
+            // Show the cluster's state with the failure, so a rare stuck rollout can be diagnosed.
+            let state = self.kubectl(&["get", "deploy,rs,pods", "-o", "wide"]);
+            let status = self.kubectl(&["get", "deploy", "-o", "jsonpath={.items[*].status}"]);
+            panic!(
+                "kubectl {args:?} failed: {}\ncluster state:\n{}\ndeployment status: {}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&state.stdout),
+                String::from_utf8_lossy(&status.stdout)
+            );
+        }
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
