@@ -194,6 +194,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .init();
 
     check_listen(&args)?;
+    // Read every manifest before anything starts: a typo in `-f` fails at once and creates nothing.
+    let documents = manifests::read_all(&args.files)?;
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
     let token = token(&data_dir)?;
@@ -283,7 +285,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     };
 
-    for doc in manifests::read_all(&args.files)? {
+    for doc in documents {
         match apply_one(&store, &registry, doc).await {
             Ok(msg) => tracing::info!("{msg}"),
             Err(e) => tracing::error!("apply failed: {e:#}"),

@@ -576,3 +576,30 @@ fn startup_failures_are_one_readable_line_without_a_backtrace() {
     assert!(!second.status.success());
     assert!(stderr.contains("already open"), "{stderr}");
 }
+
+#[test]
+fn a_missing_or_broken_manifest_stops_capstan_up_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "kind: [\n").expect("write");
+    let data = dir.path().join("data");
+    for (file, says) in [
+        (dir.path().join("missing.yaml"), "missing.yaml"),
+        (broken.clone(), "unclosed bracket"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(["up", "--listen", &format!("127.0.0.1:{}", free_port()), "-f"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run capstan up");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stdout}{stderr}");
+        assert!(stderr.contains("error: ") && stderr.contains(says), "{stderr}");
+        assert!(!stdout.contains("capstan is up"), "the server started first: {stdout}");
+        assert!(!data.exists(), "a data dir was created for a run that could not start");
+    }
+}
