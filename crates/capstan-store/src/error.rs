@@ -61,6 +61,18 @@ pub enum StoreError {
         /// The limit.
         limit: usize,
     },
+    /// A create into a Namespace that is being deleted (403, Forbidden), as Kubernetes'
+    /// NamespaceLifecycle admission refuses it.
+    #[error(
+        "{} \"{}\" is forbidden: unable to create new content in namespace {} because it is being terminated",
+        .type_key.plural, .key.name, .key.namespace
+    )]
+    NamespaceTerminating {
+        /// The kind of the refused object.
+        type_key: TypeKey,
+        /// The refused object (its namespace is the terminating one).
+        key: ObjectKey,
+    },
     /// The operation did not complete in time (504, Timeout).
     #[error("timed out: {0}")]
     Timeout(String),
@@ -79,6 +91,7 @@ impl StoreError {
             Self::Invalid(_) => 422,
             Self::BadRequest(_) => 400,
             Self::TooLarge { .. } => 413,
+            Self::NamespaceTerminating { .. } => 403,
             Self::Timeout(_) => 504,
             Self::Unavailable(_) => 503,
         }
@@ -94,6 +107,7 @@ impl StoreError {
             Self::Invalid(_) => "Invalid",
             Self::BadRequest(_) => "BadRequest",
             Self::TooLarge { .. } => "RequestEntityTooLarge",
+            Self::NamespaceTerminating { .. } => "Forbidden",
             Self::Timeout(_) => "Timeout",
             Self::Unavailable(_) => "ServiceUnavailable",
         }
@@ -131,5 +145,14 @@ mod tests {
             large.to_string(),
             "object \"default/web\" is 10 bytes, over the limit of 5"
         );
+        let refused = StoreError::NamespaceTerminating {
+            type_key: TypeKey::new("", "v1", "Pod", "pods", true),
+            key: ObjectKey::new("team-a", "p"),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "pods \"p\" is forbidden: unable to create new content in namespace team-a because it is being terminated"
+        );
+        assert_eq!((refused.http_status(), refused.reason()), (403, "Forbidden"));
     }
 }

@@ -21,11 +21,19 @@
 //! | container | `terminationMessagePath` | `/dev/termination-log` |
 //! | container | `terminationMessagePolicy` | `File` |
 //! | container port | `protocol` | `TCP` |
+//! | Namespace | `status.phase` | `Active` |
+//! | Namespace (on create only) | `spec.finalizers` | contains `kubernetes` ([`NAMESPACE_FINALIZER`]) |
+//!
+//! The Namespace finalizer is filled on create only ([`default_object_on_create`]), as Kubernetes'
+//! namespace strategy does: the namespace controller removes it while the namespace terminates, and
+//! defaulting it on every write would put it straight back.
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, ReplicaSet, ReplicaSetSpec, RollingUpdateDeployment,
 };
-use k8s_openapi::api::core::v1::{Container, Pod, PodSecurityContext, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, Namespace, NamespaceSpec, NamespaceStatus, Pod, PodSecurityContext, PodSpec, PodTemplateSpec,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::builtin::Object;
@@ -41,14 +49,50 @@ pub const DEFAULT_ROLLING_PERCENT: &str = "25%";
 /// Default `terminationGracePeriodSeconds` of a pod.
 pub const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS: i64 = 30;
 
-/// Fills every default of a built-in object (Deployment, ReplicaSet and Pod have some; the other
-/// kinds have none).
+/// The finalizer every new Namespace carries in `spec.finalizers`: the namespace controller removes
+/// it once the terminating namespace's content is gone.
+pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+/// `status.phase` of a Namespace that is not being deleted.
+pub const NAMESPACE_ACTIVE: &str = "Active";
+/// `status.phase` of a Namespace being deleted.
+pub const NAMESPACE_TERMINATING: &str = "Terminating";
+
+/// Fills every default of a built-in object (Deployment, ReplicaSet, Pod and Namespace have some;
+/// the other kinds have none).
 pub fn default_object(obj: &mut Object) {
     match obj {
         Object::Deployment(d) => default_deployment(d),
         Object::ReplicaSet(rs) => default_replica_set(rs),
         Object::Pod(p) => default_pod(p),
+        Object::Namespace(ns) => default_namespace(ns),
         _ => {}
+    }
+}
+
+/// Fills what a built-in object gets only when it is created, after [`default_object`]: a
+/// Namespace's `kubernetes` finalizer ([`default_namespace_on_create`]).
+pub fn default_object_on_create(obj: &mut Object) {
+    if let Object::Namespace(ns) = obj {
+        default_namespace_on_create(ns);
+    }
+}
+
+/// Fills a Namespace's defaults: `status.phase` `Active` when unset.
+pub fn default_namespace(ns: &mut Namespace) {
+    let status = ns.status.get_or_insert_with(NamespaceStatus::default);
+    fill(&mut status.phase, NAMESPACE_ACTIVE);
+}
+
+/// Adds the `kubernetes` finalizer to a new Namespace's `spec.finalizers` (after any the creator
+/// gave), so that deleting it waits for the namespace controller to empty it.
+pub fn default_namespace_on_create(ns: &mut Namespace) {
+    let finalizers = ns
+        .spec
+        .get_or_insert_with(NamespaceSpec::default)
+        .finalizers
+        .get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == NAMESPACE_FINALIZER) {
+        finalizers.push(NAMESPACE_FINALIZER.to_owned());
     }
 }
 
@@ -192,6 +236,47 @@ mod tests {
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
         let ru = strategy.rolling_update.as_ref().unwrap();
         assert_eq!(ru.max_surge, Some(IntOrString::String("25%".into())));
+    }
+
+    #[test]
+    fn new_namespaces_get_the_kubernetes_finalizer_once_after_their_own() {
+        let mut plain = Object::Namespace(Namespace::default());
+        default_object(&mut plain);
+        default_object_on_create(&mut plain);
+        default_object_on_create(&mut plain);
+        let Object::Namespace(ns) = &plain else {
+            unreachable!("a namespace")
+        };
+        let spec = ns.spec.clone().unwrap_or_default();
+        assert_eq!(spec.finalizers, Some(vec!["kubernetes".to_owned()]));
+        assert_eq!(ns.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Active"));
+
+        let mut own = Namespace {
+            spec: Some(NamespaceSpec {
+                finalizers: Some(vec!["example.com/cleanup".into()]),
+            }),
+            ..Default::default()
+        };
+        default_namespace_on_create(&mut own);
+        assert_eq!(
+            own.spec.and_then(|s| s.finalizers),
+            Some(vec!["example.com/cleanup".to_owned(), "kubernetes".to_owned()])
+        );
+    }
+
+    #[test]
+    fn namespace_finalizers_are_not_defaulted_back_on_update() {
+        let mut emptied = Object::Namespace(Namespace {
+            spec: Some(NamespaceSpec {
+                finalizers: Some(Vec::new()),
+            }),
+            ..Default::default()
+        });
+        default_object(&mut emptied);
+        let Object::Namespace(ns) = &emptied else {
+            unreachable!("a namespace")
+        };
+        assert_eq!(ns.spec.clone().and_then(|s| s.finalizers), Some(Vec::new()));
     }
 
     #[test]

@@ -249,11 +249,15 @@ pub fn validate(new: &Object, old: Option<&Object>) -> Result<(), Invalid> {
 }
 
 /// Defaults then validates a typed built-in object. `old` is the stored object on update (for
-/// immutable-field checks), `None` on create.
+/// immutable-field checks), `None` on create; a create also gets the create-only defaults
+/// ([`defaults::default_object_on_create`]: a Namespace's `kubernetes` finalizer).
 ///
 /// On error `new` has still been defaulted; nothing else is changed.
 pub fn admit(new: &mut Object, old: Option<&Object>) -> Result<(), Invalid> {
     defaults::default_object(new);
+    if old.is_none() {
+        defaults::default_object_on_create(new);
+    }
     validate(new, old)
 }
 

@@ -15,6 +15,7 @@
 mod committer;
 mod list;
 pub(crate) mod meta;
+mod namespace;
 mod recover;
 mod state;
 mod watch;

@@ -8,6 +8,7 @@ use capstan_core::{AdmissionError, FieldError, ObjectKey, TypeKey};
 use serde_json::Value;
 
 use super::meta;
+use super::namespace;
 use super::state::{Change, View};
 use crate::clock;
 use crate::error::{Result, StoreError};
@@ -132,6 +133,7 @@ fn create(
 ) -> Result<Applied> {
     meta::check_type(type_key, &mut object)?;
     let mut key = meta::object_key(type_key, &mut object)?;
+    namespace::check_create_allowed(view, type_key, &key)?;
     let meta_map = meta::metadata_mut(&mut object)?;
     if key.name.is_empty() {
         let prefix = meta_map
@@ -324,18 +326,23 @@ fn update(
         }
     };
     let terminating = meta::is_terminating(old);
-    let new_finalizers = meta::finalizers(&new);
     if terminating {
-        let old_finalizers = meta::finalizers(old);
-        if new_finalizers.iter().any(|f| !old_finalizers.contains(f)) {
-            return Err(meta::invalid(
-                type_key,
-                &key.name,
-                FieldError::forbidden(
-                    "metadata.finalizers",
-                    "no new finalizers can be added if the object is being deleted",
-                ),
-            ));
+        // Neither list of finalizers (`metadata.finalizers`, a Namespace's `spec.finalizers`) may grow.
+        for (field, old_list, new_list) in [
+            ("metadata.finalizers", meta::finalizers(old), meta::finalizers(&new)),
+            (
+                "spec.finalizers",
+                namespace::spec_finalizers(type_key, old),
+                namespace::spec_finalizers(type_key, &new),
+            ),
+        ] {
+            if new_list.iter().any(|f| !old_list.contains(f)) {
+                return Err(meta::invalid(
+                    type_key,
+                    &key.name,
+                    FieldError::forbidden(field, "no new finalizers can be added if the object is being deleted"),
+                ));
+            }
         }
     }
     meta::normalize_metadata(&mut new);
@@ -353,7 +360,7 @@ fn update(
     }
     stamp(&mut new, revision)?;
     meta::check_size(&key, &new, limits.max_object_bytes)?;
-    let removed = terminating && new_finalizers.is_empty() && meta::deletion_grace(&new).unwrap_or(0) == 0;
+    let removed = terminating && !held_by_finalizers(type_key, &new) && meta::deletion_grace(&new).unwrap_or(0) == 0;
     let object = Arc::new(StoredObject::with_shared_type(
         view.shared_type(type_key),
         key,
@@ -369,6 +376,12 @@ fn update(
             removed,
         }),
     })
+}
+
+/// Whether finalizers hold `object` back from removal: its `metadata.finalizers`, or a Namespace's
+/// `spec.finalizers`.
+fn held_by_finalizers(type_key: &TypeKey, object: &Value) -> bool {
+    !meta::finalizers(object).is_empty() || !namespace::spec_finalizers(type_key, object).is_empty()
 }
 
 /// The finalizers a delete leaves on an object, after the propagation policy (as Kubernetes' garbage
@@ -450,9 +463,10 @@ fn delete(
 
     // What to stamp: (deletionTimestamp, deletionGracePeriodSeconds), when it changes. A graceful pod
     // gets its grace period; an object held by finalizers gets zero.
+    let held = !finalizers.is_empty() || !namespace::spec_finalizers(type_key, old).is_empty();
     let target_grace = if grace > 0 {
         Some(grace)
-    } else if !finalizers.is_empty() {
+    } else if held {
         Some(0)
     } else {
         None
@@ -470,7 +484,7 @@ fn delete(
         }
     }
 
-    let remove_now = grace == 0 && finalizers.is_empty();
+    let remove_now = grace == 0 && !held;
     if !remove_now && deletion.is_none() && finalizers == old_finalizers {
         // Already being deleted this way: nothing to write.
         return Ok(Applied {
@@ -487,6 +501,7 @@ fn delete(
     }
     meta_map.insert("resourceVersion".into(), Value::String(revision.to_string()));
     if !remove_now {
+        namespace::mark_terminating(type_key, &mut new);
         meta::check_size(key, &new, limits.max_object_bytes)?;
     }
     let object = Arc::new(StoredObject::with_shared_type(

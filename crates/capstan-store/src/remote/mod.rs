@@ -22,7 +22,8 @@
 //! # Caveats
 //! - Authentication is by bearer token only (no client certificates, no exec plugins).
 //! - `401`/`403` answers have no `StoreError` variant of their own and come back as `BadRequest`
-//!   naming the code.
+//!   naming the code, except the `403` refusing a create in a terminating namespace
+//!   (`NamespaceTerminating`).
 //! - Requests that the server refuses with `429` are retried three times with a growing delay.
 
 pub mod client;

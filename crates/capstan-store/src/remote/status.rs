@@ -11,7 +11,8 @@
 //! | 422 | Invalid | `Invalid`, one field error per cause |
 //! | 429, 500, 503 | | `Unavailable` |
 //! | 504 | Timeout | `Timeout` |
-//! | 401, 403, other 4xx | | `BadRequest` naming the code and reason |
+//! | 403 | Forbidden, "… because it is being terminated" | `NamespaceTerminating` |
+//! | 401, other 403, other 4xx | | `BadRequest` naming the code and reason |
 
 use capstan_core::{FieldError, FieldErrorType, Invalid, ObjectKey, TypeKey};
 use serde_json::Value;
@@ -78,6 +79,9 @@ pub(crate) fn from_status(code: u16, status: &Value, raw: &[u8], subject: &Subje
             size: subject.sent,
             limit: numbers_in(&message).last().map(|n| *n as usize).unwrap_or(0),
         },
+        (403, "Forbidden") if subject.type_key.namespaced && message.ends_with("because it is being terminated") => {
+            StoreError::NamespaceTerminating { type_key, key }
+        }
         (422, _) => StoreError::Invalid(invalid(status, subject.type_key, &key, &message)),
         (400, _) => StoreError::BadRequest(message),
         (504, _) => StoreError::Timeout(message),
@@ -263,6 +267,21 @@ mod tests {
             matches!(decode(401, json!({"reason": "Unauthorized"})), StoreError::BadRequest(m) if m.contains("401"))
         );
         assert!(matches!(decode(502, Value::Null), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_forbidden_create_in_a_terminating_namespace_is_typed_and_other_403s_are_not() {
+        let terminating = json!({"code": 403, "reason": "Forbidden",
+            "message": "deployments \"web\" is forbidden: unable to create new content in namespace default because it is being terminated"});
+        match decode(403, terminating) {
+            StoreError::NamespaceTerminating { type_key, key } => {
+                assert_eq!(type_key, deployments());
+                assert_eq!(key, ObjectKey::new("default", "web"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let other = json!({"code": 403, "reason": "Forbidden", "message": "nope"});
+        assert!(matches!(decode(403, other), StoreError::BadRequest(m) if m.contains("403")));
     }
 
     #[test]

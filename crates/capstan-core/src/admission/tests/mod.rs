@@ -155,3 +155,16 @@ fn annotations_are_limited_to_256_kib_in_total() {
         ("metadata.annotations", FieldErrorType::TooLong)
     );
 }
+
+#[test]
+fn namespace_json_gets_the_kubernetes_finalizer_on_create_only() {
+    let t = TypeKey::new("", "v1", "Namespace", "namespaces", false);
+    let mut created = json!({"metadata": {"name": "team-a"}});
+    admit_json(&t, &mut created, None).unwrap();
+    assert_eq!(created["spec"]["finalizers"], json!(["kubernetes"]));
+    assert_eq!(created["status"]["phase"], "Active");
+    let mut emptied = created.clone();
+    emptied["spec"]["finalizers"] = json!([]);
+    admit_json(&t, &mut emptied, Some(&created)).unwrap();
+    assert_eq!(emptied["spec"]["finalizers"], json!([]));
+}

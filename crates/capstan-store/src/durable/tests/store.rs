@@ -192,3 +192,39 @@ async fn a_damaged_data_file_is_a_clear_error() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminating_namespace_stays_terminating_across_a_restart_until_its_finalizers_are_emptied() {
+    use capstan_core::k8s_openapi::api::core::v1::Namespace;
+    let namespaces = Namespace::type_key();
+    let team = ObjectKey::cluster("team-a");
+    let dir = tempfile::tempdir().unwrap();
+    let store = DurableStore::open(dir.path()).await.unwrap();
+    store
+        .create(&namespaces, json!({"metadata": {"name": "team-a"}}))
+        .await
+        .unwrap();
+    store
+        .delete(&namespaces, &team, &DeleteParams::default())
+        .await
+        .unwrap();
+    store.close().await;
+
+    let store = DurableStore::open(dir.path()).await.unwrap();
+    let held = store.get(&namespaces, &team).await.unwrap();
+    assert_eq!(held.json()["status"]["phase"], "Terminating");
+    assert_eq!(held.json()["spec"]["finalizers"], json!(["kubernetes"]));
+    let mut in_team = lease("x", "one");
+    in_team["metadata"]["namespace"] = json!("team-a");
+    let err = store.create(&leases(), in_team).await.unwrap_err();
+    assert!(matches!(err, StoreError::NamespaceTerminating { .. }), "{err}");
+    let mut emptied = held.json().clone();
+    emptied["spec"]["finalizers"] = json!([]);
+    store.update(&namespaces, emptied, Subresource::Main).await.unwrap();
+    store.close().await;
+
+    let store = DurableStore::open(dir.path()).await.unwrap();
+    let err = store.get(&namespaces, &team).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    store.close().await;
+}

@@ -373,3 +373,4 @@ async fn scheduled_pods_are_deleted_gracefully() {
 }
 
 mod lists_and_watches;
+mod namespaces;
