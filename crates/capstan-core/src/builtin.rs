@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -36,6 +36,10 @@ builtin! {
     ReplicaSet => true,
     Deployment => true,
     Lease => true,
+    ConfigMap => true,
+    Secret => true,
+    Service => true,
+    ServiceAccount => true,
 }
 
 /// One object of any built-in kind, typed.
@@ -57,6 +61,14 @@ pub enum Object {
     Deployment(Deployment),
     /// `coordination.k8s.io/v1 Lease`
     Lease(Lease),
+    /// `v1 ConfigMap` (stored only: no controller reads it)
+    ConfigMap(ConfigMap),
+    /// `v1 Secret` (stored only)
+    Secret(Secret),
+    /// `v1 Service` (stored only: a cluster IP is assigned, nothing routes to it)
+    Service(Service),
+    /// `v1 ServiceAccount` (stored only)
+    ServiceAccount(ServiceAccount),
 }
 
 /// Applies `$body` to the typed value inside an [`Object`], whatever its kind.
@@ -70,6 +82,10 @@ macro_rules! each_kind {
             Object::ReplicaSet($v) => $body,
             Object::Deployment($v) => $body,
             Object::Lease($v) => $body,
+            Object::ConfigMap($v) => $body,
+            Object::Secret($v) => $body,
+            Object::Service($v) => $body,
+            Object::ServiceAccount($v) => $body,
         }
     };
 }
@@ -118,6 +134,10 @@ impl Object {
             "ReplicaSet" => Object::ReplicaSet(serde_json::from_value(value)?),
             "Deployment" => Object::Deployment(serde_json::from_value(value)?),
             "Lease" => Object::Lease(serde_json::from_value(value)?),
+            "ConfigMap" => Object::ConfigMap(serde_json::from_value(value)?),
+            "Secret" => Object::Secret(serde_json::from_value(value)?),
+            "Service" => Object::Service(serde_json::from_value(value)?),
+            "ServiceAccount" => Object::ServiceAccount(serde_json::from_value(value)?),
             _ => return Ok(None),
         };
         Ok(Some(obj))
@@ -134,6 +154,10 @@ pub fn builtin_types() -> Vec<TypeKey> {
         ReplicaSet::type_key(),
         Deployment::type_key(),
         Lease::type_key(),
+        ConfigMap::type_key(),
+        Secret::type_key(),
+        Service::type_key(),
+        ServiceAccount::type_key(),
     ]
 }
 

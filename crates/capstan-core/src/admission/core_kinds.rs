@@ -42,7 +42,10 @@ pub fn config_key_problem(key: &str) -> Option<String> {
     if key == "." || key == ".." {
         return Some("must not be '.' or '..'".into());
     }
-    if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
         return Some(
             "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or \
              'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
@@ -108,20 +111,38 @@ pub fn validate_config_map(cm: &ConfigMap, old: Option<&ConfigMap>, errs: &mut V
     let mut seen = BTreeSet::new();
     let mut total = 0usize;
     if let Some(data) = &cm.data {
-        check_keys("data", data.iter().map(|(k, v)| (k, k.len() + v.len())), &mut seen, &mut total, errs);
+        check_keys(
+            "data",
+            data.iter().map(|(k, v)| (k, k.len() + v.len())),
+            &mut seen,
+            &mut total,
+            errs,
+        );
     }
     if let Some(data) = &cm.binary_data {
-        check_keys("binaryData", data.iter().map(|(k, v)| (k, k.len() + v.0.len())), &mut seen, &mut total, errs);
+        check_keys(
+            "binaryData",
+            data.iter().map(|(k, v)| (k, k.len() + v.0.len())),
+            &mut seen,
+            &mut total,
+            errs,
+        );
     }
     check_total(total, errs);
     if let Some(old) = old
         && old.immutable == Some(true)
     {
         if cm.immutable != Some(true) {
-            errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+            errs.push(FieldError::forbidden(
+                "immutable",
+                "field is immutable when `immutable` is set",
+            ));
         }
         if cm.data != old.data || cm.binary_data != old.binary_data {
-            errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
+            errs.push(FieldError::forbidden(
+                "data",
+                "field is immutable when `immutable` is set",
+            ));
         }
     }
 }
@@ -145,7 +166,13 @@ pub fn validate_secret(secret: &Secret, old: Option<&Secret>, errs: &mut Vec<Fie
     let mut seen = BTreeSet::new();
     let mut total = 0usize;
     if let Some(data) = &secret.data {
-        check_keys("data", data.iter().map(|(k, v)| (k, k.len() + v.0.len())), &mut seen, &mut total, errs);
+        check_keys(
+            "data",
+            data.iter().map(|(k, v)| (k, k.len() + v.0.len())),
+            &mut seen,
+            &mut total,
+            errs,
+        );
     }
     check_total(total, errs);
     let Some(old) = old else { return };
@@ -158,10 +185,16 @@ pub fn validate_secret(secret: &Secret, old: Option<&Secret>, errs: &mut Vec<Fie
     }
     if old.immutable == Some(true) {
         if secret.immutable != Some(true) {
-            errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+            errs.push(FieldError::forbidden(
+                "immutable",
+                "field is immutable when `immutable` is set",
+            ));
         }
         if secret.data != old.data {
-            errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
+            errs.push(FieldError::forbidden(
+                "data",
+                "field is immutable when `immutable` is set",
+            ));
         }
     }
 }
@@ -323,7 +356,11 @@ pub fn validate_service(svc: &Service, old: Option<&Service>, errs: &mut Vec<Fie
         && ip != "None"
         && ip.parse::<std::net::IpAddr>().is_err()
     {
-        errs.push(FieldError::invalid("spec.clusterIP", ip, "must be a valid IP address or 'None'"));
+        errs.push(FieldError::invalid(
+            "spec.clusterIP",
+            ip,
+            "must be a valid IP address or 'None'",
+        ));
     }
     let old_ip = old.and_then(|o| o.spec.as_ref()).and_then(|s| s.cluster_ip.as_deref());
     if let Some(old_ip) = old_ip.filter(|ip| !ip.is_empty())
@@ -421,7 +458,13 @@ mod tests {
         validate_service(&svc, None, &mut errs);
         assert_eq!(
             fields(&errs),
-            ["spec.ports[0].name", "spec.ports[1].port", "spec.ports[2].name"]
+            // The defaulted targetPort copies the bad port, and is reported too (as in Kubernetes).
+            [
+                "spec.ports[0].name",
+                "spec.ports[1].port",
+                "spec.ports[1].targetPort",
+                "spec.ports[2].name"
+            ]
         );
 
         let mut svc = service(vec![port(Some("a"), 80), port(Some("b"), 80)]);
@@ -472,7 +515,13 @@ mod tests {
     #[test]
     fn config_keys_are_checked_and_immutable_data_stays() {
         let mut cm = ConfigMap {
-            data: Some([("ok.key".to_string(), "v".to_string()), ("bad key".to_string(), "v".to_string())].into()),
+            data: Some(
+                [
+                    ("ok.key".to_string(), "v".to_string()),
+                    ("bad key".to_string(), "v".to_string()),
+                ]
+                .into(),
+            ),
             binary_data: Some([("ok.key".to_string(), ByteString(vec![1]))].into()),
             ..ConfigMap::default()
         };

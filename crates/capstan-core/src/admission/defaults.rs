@@ -65,6 +65,7 @@ pub fn default_object(obj: &mut Object) {
         Object::ReplicaSet(rs) => default_replica_set(rs),
         Object::Pod(p) => default_pod(p),
         Object::Namespace(ns) => default_namespace(ns),
+        Object::Secret(secret) => super::core_kinds::default_secret(secret),
         _ => {}
     }
 }

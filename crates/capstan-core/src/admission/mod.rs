@@ -16,7 +16,10 @@
 //! - Pod and every pod template: at least one container, each with a DNS-1123 label name (unique) and
 //!   an image; enumerated fields (restart, DNS and pull policies, port protocols) among their values;
 //!   on Pod update, only images, `activeDeadlineSeconds` (lowered), tolerations (added) and `nodeName`
-//!   (binding an unbound pod) may change.
+//!   (binding an unbound pod) may change;
+//! - ConfigMap, Secret, Service and ServiceAccount (stored only, no controller acts on them): config
+//!   keys, data size and `immutable`; a Secret's `stringData` folded into `data`; a Service's type,
+//!   ports, selector and cluster IP (assigned, then immutable): [`core_kinds`].
 //!
 //! [`validate_status`] checks status writes (A.10). `metadata.generation`, `uid`, `resourceVersion`
 //! and `creationTimestamp` are the store's business and are not looked at here.
@@ -38,6 +41,7 @@ use crate::resource::TypeKey;
 use crate::validation::{FieldError, FieldErrorType, Invalid};
 
 mod apps;
+pub mod core_kinds;
 pub mod defaults;
 pub mod names;
 mod pod;
@@ -125,6 +129,8 @@ pub(crate) fn validate_labels_and_annotations(meta: &ObjectMeta, path: &str, err
 enum NameRule {
     Subdomain,
     Label,
+    /// DNS-1035 label: a DNS-1123 label that starts with a letter (Service names).
+    Label1035,
 }
 
 impl NameRule {
@@ -132,6 +138,7 @@ impl NameRule {
         match self {
             NameRule::Subdomain => names::dns1123_subdomain_problem(name),
             NameRule::Label => names::dns1123_label_problem(name),
+            NameRule::Label1035 => core_kinds::dns1035_label_problem(name),
         }
     }
 }
@@ -188,12 +195,12 @@ pub fn validate_metadata(meta: &ObjectMeta, namespaced: bool) -> Vec<FieldError>
 }
 
 /// Like [`validate_metadata`], with the name rule of the given kind (DNS-1123 label for a core/v1
-/// Namespace, subdomain for everything else).
+/// Namespace, DNS-1035 label for a core/v1 Service, subdomain for everything else).
 pub fn validate_metadata_for(type_key: &TypeKey, meta: &ObjectMeta) -> Vec<FieldError> {
-    let rule = if type_key.group.is_empty() && type_key.kind == "Namespace" {
-        NameRule::Label
-    } else {
-        NameRule::Subdomain
+    let rule = match (type_key.group.is_empty(), type_key.kind.as_str()) {
+        (true, "Namespace") => NameRule::Label,
+        (true, "Service") => NameRule::Label1035,
+        _ => NameRule::Subdomain,
     };
     validate_meta_with(meta, type_key.namespaced, rule)
 }
@@ -243,6 +250,12 @@ pub fn validate(new: &Object, old: Option<&Object>) -> Result<(), Invalid> {
         (Object::ReplicaSet(rs), _) => apps::validate_replica_set(rs, None, &mut errs),
         (Object::Pod(p), Some(Object::Pod(o))) => pod::validate_pod(p, Some(o), &mut errs),
         (Object::Pod(p), _) => pod::validate_pod(p, None, &mut errs),
+        (Object::ConfigMap(c), Some(Object::ConfigMap(o))) => core_kinds::validate_config_map(c, Some(o), &mut errs),
+        (Object::ConfigMap(c), _) => core_kinds::validate_config_map(c, None, &mut errs),
+        (Object::Secret(s), Some(Object::Secret(o))) => core_kinds::validate_secret(s, Some(o), &mut errs),
+        (Object::Secret(s), _) => core_kinds::validate_secret(s, None, &mut errs),
+        (Object::Service(s), Some(Object::Service(o))) => core_kinds::validate_service(s, Some(o), &mut errs),
+        (Object::Service(s), _) => core_kinds::validate_service(s, None, &mut errs),
         _ => {}
     }
     finish(&type_key, new.meta(), errs)
@@ -257,6 +270,14 @@ pub fn admit(new: &mut Object, old: Option<&Object>) -> Result<(), Invalid> {
     defaults::default_object(new);
     if old.is_none() {
         defaults::default_object_on_create(new);
+    }
+    if let Object::Service(svc) = new {
+        // A Service keeps its allocated cluster IP across updates that omit it.
+        let old_svc = match old {
+            Some(Object::Service(o)) => Some(o),
+            _ => None,
+        };
+        core_kinds::default_service(svc, old_svc);
     }
     validate(new, old)
 }
