@@ -1,16 +1,17 @@
 //! capstan-controllers: Capstan's built-in controllers — ReplicaSet, Deployment, the garbage
-//! collector and a simulated node agent — as ordinary plugins of `capstan-runtime`.
+//! collector, the namespace controller and a simulated node agent — as ordinary plugins of
+//! `capstan-runtime`.
 //!
 //! For whoever runs a Capstan control plane (`capstan up` calls [`install`]) and for anyone who
 //! wants to see exactly what these controllers decide. Start with [`install`] and
 //! [`ControllersConfig`]; the reconcilers are [`ReplicaSetReconciler`], [`DeploymentReconciler`],
-//! [`GarbageCollector`] and [`NodeAgentReconciler`]. They use nothing but the runtime's public API,
-//! so they are also worked examples of writing a controller.
+//! [`GarbageCollector`], [`NamespaceReconciler`] and [`NodeAgentReconciler`]. They use nothing but
+//! the runtime's public API, so they are also worked examples of writing a controller.
 //!
 //! Each reconciler is a thin loop around pure decision functions: read the caches, call the
-//! functions in [`ownership`], [`replicaset`], [`deployment`], [`gc`] or [`nodeagent`], write what
-//! they return. The pure functions do no IO and every rule cites its item in `specs/apps.md`
-//! (e.g. C.25), so they are tested on plain values.
+//! functions in [`ownership`], [`replicaset`], [`deployment`], [`gc`], [`namespace`] or
+//! [`nodeagent`], write what they return. The pure functions do no IO and every rule cites its item
+//! in `specs/apps.md` (e.g. C.25), so they are tested on plain values.
 //!
 //! # Example
 //!
@@ -63,6 +64,7 @@
 pub mod deployment;
 pub mod error;
 pub mod gc;
+pub mod namespace;
 pub mod nodeagent;
 pub mod ownership;
 pub mod replicaset;
@@ -75,12 +77,13 @@ use capstan_core::{ObjectKey, Resource};
 use capstan_runtime::{Cache, Controller, Manager, controller_owner_key};
 use capstan_store::Api;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::jiff::SignedDuration;
 
 pub use deployment::DeploymentReconciler;
 pub use error::Error;
 pub use gc::GarbageCollector;
+pub use namespace::NamespaceReconciler;
 pub use nodeagent::{AgentConfig, NodeAgentReconciler};
 pub use replicaset::ReplicaSetReconciler;
 
@@ -130,12 +133,13 @@ impl ControllersConfig {
 }
 
 /// The names the controllers are registered under (metrics, logs, Event sources).
-pub const CONTROLLER_NAMES: [&str; 6] = [
+pub const CONTROLLER_NAMES: [&str; 7] = [
     "replicaset",
     "deployment",
     "garbagecollector-deployment",
     "garbagecollector-replicaset",
     "garbagecollector-pod",
+    "namespace",
     "nodeagent",
 ];
 
@@ -144,8 +148,9 @@ pub const CONTROLLER_NAMES: [&str; 6] = [
 ///
 /// Call it before [`Manager::run`]. Registered: the ReplicaSet controller (owns Pods), the
 /// Deployment controller (owns ReplicaSets, watches deleted Pods for Recreate), one garbage
-/// collector per kind (Deployment, ReplicaSet, Pod; each watches the other two), and the node agent
-/// (over Pods). Names: [`CONTROLLER_NAMES`].
+/// collector per kind (Deployment, ReplicaSet, Pod; each watches the other two), the namespace
+/// controller (empties terminating Namespaces), and the node agent (over Pods). Names:
+/// [`CONTROLLER_NAMES`].
 ///
 /// # Errors
 /// [`Error::Store`] when a Node object cannot be created.
@@ -171,6 +176,11 @@ pub async fn install(manager: &Manager, config: &ControllersConfig) -> Result<()
         add_gc::<ReplicaSet>(manager);
         add_gc::<Pod>(manager);
     }
+    manager.add(
+        Controller::<Namespace>::new()
+            .concurrency(2)
+            .reconcile(NamespaceReconciler::default()),
+    );
     if config.node_agent {
         let agent = config.agent_config();
         let created = nodeagent::create_nodes(&Api::<Node>::all(manager.store().clone()), &agent).await?;

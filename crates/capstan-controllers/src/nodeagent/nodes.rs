@@ -3,12 +3,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, Pod};
+use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::nodeagent::behaviour::DEFAULT_START_DELAY_MS;
 use crate::util::{PHASE_FAILED, PHASE_SUCCEEDED, pod_phase};
+
+/// The kubelet version the simulated nodes report (`kubectl get nodes` shows it as VERSION): the
+/// Kubernetes version Capstan's API follows, marked as Capstan's.
+pub const KUBELET_VERSION: &str = "v1.32.0-capstan";
+
+/// What a simulated node says about itself in `status.nodeInfo`: honest values, no real machine
+/// behind it (`kubectl get nodes -o wide` shows OS image, kernel and container runtime).
+pub fn node_info(name: &str) -> NodeSystemInfo {
+    NodeSystemInfo {
+        architecture: std::env::consts::ARCH.to_owned(),
+        operating_system: std::env::consts::OS.to_owned(),
+        os_image: "capstan simulated node".to_owned(),
+        kernel_version: "simulated".to_owned(),
+        container_runtime_version: concat!("capstan-sim://", env!("CARGO_PKG_VERSION")).to_owned(),
+        kubelet_version: KUBELET_VERSION.to_owned(),
+        kube_proxy_version: String::new(),
+        machine_id: name.to_owned(),
+        system_uuid: name.to_owned(),
+        boot_id: String::new(),
+        swap: None,
+    }
+}
 
 /// The agent's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +109,7 @@ pub fn node_objects(cfg: &AgentConfig, now: Timestamp) -> Vec<Node> {
                     last_heartbeat_time: Some(Time(now)),
                     last_transition_time: Some(Time(now)),
                 }]),
+                node_info: Some(node_info(name)),
                 ..NodeStatus::default()
             }),
         })
@@ -189,6 +212,22 @@ mod tests {
             nodes[1].spec.as_ref().and_then(|s| s.pod_cidr.clone()).as_deref(),
             Some("10.244.1.0/24")
         );
+    }
+
+    #[test]
+    fn nodes_report_a_kubelet_version_and_honest_system_info() {
+        let nodes = node_objects(&AgentConfig::default(), ts(0));
+        let info = nodes[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.node_info.clone())
+            .unwrap_or_default();
+        assert_eq!(info.kubelet_version, "v1.32.0-capstan");
+        assert_eq!(info.os_image, "capstan simulated node");
+        assert!(info.container_runtime_version.starts_with("capstan-sim://"));
+        assert!(!info.kernel_version.is_empty() && !info.architecture.is_empty());
+        assert!(!info.operating_system.is_empty());
+        assert_eq!(info.machine_id, "capstan-node-1");
     }
 
     #[test]
