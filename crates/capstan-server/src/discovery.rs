@@ -1,5 +1,7 @@
 //! The kinds the server serves and the discovery documents kubectl reads to find them (`/api`,
-//! `/apis`, `/api/v1`, `/apis/{group}/{version}`, `/version`).
+//! `/apis`, `/api/v1`, `/apis/{group}/{version}`, `/version`): the stored kinds of a [`Registry`],
+//! their subresources (`status`, `scale`, a pod's `eviction`), and the [`REVIEW_KINDS`] answered
+//! without storage (`kubectl auth can-i`, `kubectl auth whoami`).
 
 use capstan_core::TypeKey;
 use serde_json::{Value, json};
@@ -17,6 +19,8 @@ pub struct ResourceInfo {
     pub has_status: bool,
     /// Whether the kind has a `scale` subresource (autoscaling/v1 Scale).
     pub has_scale: bool,
+    /// Whether the kind has an `eviction` subresource (policy/v1 Eviction; core Pods only).
+    pub has_eviction: bool,
 }
 
 impl ResourceInfo {
@@ -38,11 +42,12 @@ impl ResourceInfo {
                 _ => (&[], &[], true, false),
             };
         Self {
-            type_key,
             short_names: short.to_vec(),
             categories: cats.to_vec(),
             has_status: status,
             has_scale: scale,
+            has_eviction: type_key.group.is_empty() && type_key.kind == "Pod",
+            type_key,
         }
     }
 }
@@ -105,6 +110,66 @@ impl Registry {
     }
 }
 
+/// A create-only kind the server answers from the request alone and never stores, as Kubernetes'
+/// review APIs are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReviewKind {
+    /// API group.
+    pub group: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// Plural resource name (the path segment).
+    pub plural: &'static str,
+    /// Kind.
+    pub kind: &'static str,
+}
+
+impl ReviewKind {
+    /// `group/version`.
+    pub fn api_version(&self) -> String {
+        format!("{}/{}", self.group, self.version)
+    }
+}
+
+/// The review kinds served: who am I (`kubectl auth whoami`), may I (`kubectl auth can-i`) and
+/// what may I do (`kubectl auth can-i --list`).
+pub const REVIEW_KINDS: [ReviewKind; 3] = [
+    ReviewKind {
+        group: "authentication.k8s.io",
+        version: "v1",
+        plural: "selfsubjectreviews",
+        kind: "SelfSubjectReview",
+    },
+    ReviewKind {
+        group: "authorization.k8s.io",
+        version: "v1",
+        plural: "selfsubjectaccessreviews",
+        kind: "SelfSubjectAccessReview",
+    },
+    ReviewKind {
+        group: "authorization.k8s.io",
+        version: "v1",
+        plural: "selfsubjectrulesreviews",
+        kind: "SelfSubjectRulesReview",
+    },
+];
+
+/// The review kind served at `group/version/plural`.
+pub fn find_review(group: &str, version: &str, plural: &str) -> Option<ReviewKind> {
+    REVIEW_KINDS
+        .into_iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+fn reviews_in(group: &str, version: &str) -> impl Iterator<Item = ReviewKind> {
+    REVIEW_KINDS
+        .into_iter()
+        .filter(move |r| r.group == group && r.version == version)
+}
+
+/// The verbs of the eviction subresource and of the review kinds.
+const CREATE_ONLY: [&str; 1] = ["create"];
+
 const VERBS: [&str; 8] = [
     "create",
     "delete",
@@ -143,10 +208,13 @@ pub fn api_versions() -> Value {
 /// `/apis`: every non-core group.
 pub fn api_group_list(registry: &Registry) -> Value {
     let mut groups: Vec<Value> = Vec::new();
-    for (group, version) in registry.group_versions() {
+    let reviews = REVIEW_KINDS.iter().map(|r| (r.group.to_owned(), r.version.to_owned()));
+    for (group, version) in registry.group_versions().into_iter().chain(reviews) {
         let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
         if let Some(existing) = groups.iter_mut().find(|g| g["name"] == group.as_str()) {
-            if let Some(v) = existing["versions"].as_array_mut() {
+            if let Some(v) = existing["versions"].as_array_mut()
+                && !v.contains(&gv)
+            {
                 v.push(gv);
             }
         } else {
@@ -173,7 +241,7 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
     } else {
         format!("{group}/{version}")
     };
-    if !registry.serves(group, version) {
+    if !registry.serves(group, version) && reviews_in(group, version).next().is_none() {
         return None;
     }
     let mut resources = Vec::new();
@@ -217,6 +285,26 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if r.has_eviction {
+            resources.push(json!({
+                "name": format!("{}/eviction", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "policy",
+                "version": "v1",
+                "kind": "Eviction",
+                "verbs": CREATE_ONLY,
+            }));
+        }
+    }
+    for r in reviews_in(group, version) {
+        resources.push(json!({
+            "name": r.plural,
+            "singularName": r.kind.to_lowercase(),
+            "namespaced": false,
+            "kind": r.kind,
+            "verbs": CREATE_ONLY,
+        }));
     }
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
 }
@@ -256,6 +344,40 @@ mod tests {
     }
 
     #[test]
+    fn pods_list_an_eviction_subresource_of_policy_v1_that_kubectl_drain_looks_for() {
+        let list = api_resource_list(&Registry::builtin(), "", "v1").unwrap();
+        let resources = list["resources"].as_array().unwrap();
+        let ev = resources.iter().find(|x| x["name"] == "pods/eviction").unwrap();
+        assert_eq!(
+            (&ev["group"], &ev["version"], &ev["kind"]),
+            (&json!("policy"), &json!("v1"), &json!("Eviction"))
+        );
+        assert_eq!(ev["verbs"], json!(["create"]));
+        assert!(!resources.iter().any(|x| x["name"] == "namespaces/eviction"));
+    }
+
+    #[test]
+    fn review_kinds_are_listed_as_create_only_cluster_resources_of_their_groups() {
+        let r = Registry::builtin();
+        let groups = api_group_list(&r);
+        for g in ["authorization.k8s.io", "authentication.k8s.io"] {
+            let group = groups["groups"].as_array().unwrap().iter().find(|x| x["name"] == g);
+            assert_eq!(group.unwrap()["preferredVersion"]["groupVersion"], format!("{g}/v1"));
+            assert_eq!(api_group(&r, g).unwrap()["kind"], "APIGroup");
+        }
+        let list = api_resource_list(&r, "authorization.k8s.io", "v1").unwrap();
+        assert_eq!(
+            list["resources"][0],
+            json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview",
+                "namespaced": false, "kind": "SelfSubjectAccessReview", "verbs": ["create"]})
+        );
+        assert_eq!(list["resources"][1]["kind"], "SelfSubjectRulesReview");
+        let list = api_resource_list(&r, "authentication.k8s.io", "v1").unwrap();
+        assert_eq!(list["resources"][0]["kind"], "SelfSubjectReview");
+        assert!(api_resource_list(&r, "authorization.k8s.io", "v2").is_none());
+    }
+
+    #[test]
     fn unknown_group_versions_have_no_resource_list() {
         assert!(api_resource_list(&Registry::builtin(), "example.com", "v1").is_none());
         let groups = api_group_list(&Registry::builtin());
@@ -279,6 +401,22 @@ pub fn wants_aggregated(accept: &str) -> bool {
 /// One version of a group and its resource documents.
 type VersionResources = (String, Vec<Value>);
 
+/// Files a resource document under its group and version, keeping first-seen order.
+fn add_to_group(groups: &mut Vec<(String, Vec<VersionResources>)>, group: &str, version: &str, res: Value) {
+    let gi = match groups.iter().position(|(g, _)| g == group) {
+        Some(i) => i,
+        None => {
+            groups.push((group.to_owned(), Vec::new()));
+            groups.len() - 1
+        }
+    };
+    let versions = &mut groups[gi].1;
+    match versions.iter_mut().find(|(v, _)| v == version) {
+        Some((_, list)) => list.push(res),
+        None => versions.push((version.to_owned(), vec![res])),
+    }
+}
+
 /// Aggregated discovery for `/api` (`core`: the core group only) or `/apis` (every other group).
 pub fn aggregated(registry: &Registry, core: bool) -> Value {
     let mut groups: Vec<(String, Vec<VersionResources>)> = Vec::new();
@@ -295,6 +433,9 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
         if r.has_scale {
             subresources.push(json!({"subresource": "scale", "responseKind": kind_ref("autoscaling", "v1", "Scale"), "verbs": ["get", "patch", "update"]}));
         }
+        if r.has_eviction {
+            subresources.push(json!({"subresource": "eviction", "responseKind": kind_ref("policy", "v1", "Eviction"), "verbs": CREATE_ONLY}));
+        }
         let mut res = json!({
             "resource": t.plural,
             "responseKind": kind_ref(&t.group, &t.version, &t.kind),
@@ -309,17 +450,18 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
         if !r.categories.is_empty() {
             res["categories"] = json!(r.categories);
         }
-        let gi = match groups.iter().position(|(g, _)| *g == t.group) {
-            Some(i) => i,
-            None => {
-                groups.push((t.group.clone(), Vec::new()));
-                groups.len() - 1
-            }
-        };
-        let versions = &mut groups[gi].1;
-        match versions.iter_mut().find(|(v, _)| *v == t.version) {
-            Some((_, list)) => list.push(res),
-            None => versions.push((t.version.clone(), vec![res])),
+        add_to_group(&mut groups, &t.group, &t.version, res);
+    }
+    if !core {
+        for r in REVIEW_KINDS {
+            let res = json!({
+                "resource": r.plural,
+                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "scope": "Cluster",
+                "singularResource": r.kind.to_lowercase(),
+                "verbs": CREATE_ONLY,
+            });
+            add_to_group(&mut groups, r.group, r.version, res);
         }
     }
     let items: Vec<Value> = groups
@@ -369,6 +511,35 @@ mod aggregated_tests {
         assert!(wants_aggregated(
             "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
         ));
+        let pods = core["items"][0]["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["resource"] == "pods")
+            .unwrap();
+        let eviction = pods["subresources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subresource"] == "eviction")
+            .unwrap();
+        assert_eq!(
+            eviction["responseKind"],
+            json!({"group": "policy", "version": "v1", "kind": "Eviction"})
+        );
+        for (group, resource) in [
+            ("authorization.k8s.io", "selfsubjectaccessreviews"),
+            ("authentication.k8s.io", "selfsubjectreviews"),
+        ] {
+            let g = apis["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["metadata"]["name"] == group)
+                .unwrap();
+            assert_eq!(g["versions"][0]["resources"][0]["resource"], resource);
+            assert_eq!(g["versions"][0]["resources"][0]["verbs"], json!(["create"]));
+        }
         assert!(!wants_aggregated("application/json"));
     }
 }

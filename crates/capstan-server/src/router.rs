@@ -1,6 +1,6 @@
 //! Path routing: turns a request path into a [`Route`].
 
-use crate::discovery::{Registry, ResourceInfo};
+use crate::discovery::{self, Registry, ResourceInfo, ReviewKind};
 
 /// What a request path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub enum Route {
     },
     /// A collection or an object of a served kind.
     Resource(ResourceRoute),
+    /// The collection of a create-only review kind, e.g. `/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`.
+    Review(ReviewKind),
 }
 
 /// A collection, object or subresource path of a served kind.
@@ -48,7 +50,7 @@ pub struct ResourceRoute {
     pub namespace: Option<String>,
     /// The object name, if the path names one.
     pub name: Option<String>,
-    /// The subresource (`status`, `scale`), if any.
+    /// The subresource (`status`, `scale`, `eviction`, ...), if any.
     pub subresource: Option<String>,
 }
 
@@ -80,6 +82,9 @@ pub fn route(registry: &Registry, path: &str) -> Option<Route> {
             group: (*group).to_owned(),
             version: (*version).to_owned(),
         }),
+        ["apis", group, version, plural] if discovery::find_review(group, version, plural).is_some() => {
+            discovery::find_review(group, version, plural).map(Route::Review)
+        }
         ["api", version, rest @ ..] => resource_route(registry, "", version, rest).map(Route::Resource),
         ["apis", group, version, rest @ ..] => resource_route(registry, group, version, rest).map(Route::Resource),
         _ => None,
@@ -95,6 +100,7 @@ fn resource_route(registry: &Registry, group: &str, version: &str, rest: &[&str]
         if let Some(s) = sub {
             let ok = (s == "status" && info.has_status)
                 || (s == "scale" && info.has_scale)
+                || (s == "eviction" && info.has_eviction && name.is_some())
                 || (crate::handlers::containers::is_container_subresource(&info.type_key, s) && name.is_some());
             if !ok {
                 return None;
@@ -167,11 +173,33 @@ mod tests {
     }
 
     #[test]
+    fn pod_evictions_and_review_collections_route() {
+        let ev = res("/api/v1/namespaces/default/pods/web-1/eviction");
+        assert_eq!(ev.info.type_key.kind, "Pod");
+        assert_eq!(ev.name.as_deref(), Some("web-1"));
+        assert_eq!(ev.subresource.as_deref(), Some("eviction"));
+        match r("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
+            Some(Route::Review(k)) => assert_eq!(k.kind, "SelfSubjectAccessReview"),
+            other => panic!("{other:?}"),
+        }
+        match r("/apis/authentication.k8s.io/v1/selfsubjectreviews") {
+            Some(Route::Review(k)) => assert_eq!(k.kind, "SelfSubjectReview"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r("/apis/authorization.k8s.io/v1/subjectaccessreviews"), None);
+    }
+
+    #[test]
     fn unknown_kinds_subresources_and_scoped_cluster_kinds_do_not_route() {
         assert_eq!(r("/api/v1/widgets"), None);
         assert_eq!(r("/api/v1/namespaces/default/pods/p/scale"), None);
         assert_eq!(r("/api/v1/namespaces/default/nodes"), None);
         assert_eq!(r("/nope"), None);
+        assert_eq!(r("/apis/apps/v1/namespaces/default/deployments/web/eviction"), None);
+        assert_eq!(
+            r("/api/v1/namespaces/default/replicationcontrollers/web/eviction"),
+            None
+        );
         assert_eq!(r("/version"), Some(Route::Version));
     }
 }

@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub registry: Registry,
     /// What `/healthz`, `/livez`, `/readyz` and `/metrics` report (see [`crate::observe`]).
     pub observability: Option<Arc<dyn crate::observe::Observability>>,
+    /// Who the bearer token authenticates (reported by `kubectl auth whoami`; a superuser is allowed
+    /// everything by `kubectl auth can-i`). Defaults to [`auth::UserInfo::admin`] named
+    /// [`auth::DEFAULT_ADMIN_USER`].
+    pub user: auth::UserInfo,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             registry: Registry::builtin(),
             observability: None,
+            user: auth::UserInfo::default(),
         }
     }
 }
@@ -81,6 +86,11 @@ impl ApiServer {
     /// The kinds served.
     pub fn registry(&self) -> &Registry {
         &self.config.registry
+    }
+
+    /// Who the bearer token authenticates.
+    pub fn user(&self) -> &auth::UserInfo {
+        &self.config.user
     }
 
     /// Serves one HTTP request of any body type.
@@ -154,6 +164,7 @@ impl ApiServer {
         let accept = req.header("accept").unwrap_or("");
         let doc = match r {
             Route::Resource(rr) => return handlers::resource(self, &rr, req).await,
+            Route::Review(kind) => return handlers::review::create(self, kind, &req),
             _ if !is_get => return error_response(&ApiError::method_not_allowed(req.method.as_str())),
             Route::Health => {
                 let verbose = req.query.contains_key("verbose");

@@ -1,9 +1,11 @@
 //! Request handlers for resource paths: reads (get, list, watch), writes (create, update, delete),
-//! patches and the scale subresource.
+//! patches, the scale and eviction subresources, and the review kinds.
 
 pub mod containers;
+pub mod eviction;
 pub mod patch;
 pub mod read;
+pub mod review;
 pub mod scale;
 pub mod validate;
 pub mod write;
@@ -19,6 +21,8 @@ use crate::status::ApiError;
 /// Serves one request on a resource path.
 pub async fn resource(server: &ApiServer, rr: &ResourceRoute, req: ApiRequest) -> Response<Body> {
     let result = match (&req.method, rr.name.is_some(), rr.subresource.as_deref()) {
+        (&Method::POST, true, Some("eviction")) => eviction::evict(server, rr, &req).await,
+        (m, _, Some("eviction")) => Err(ApiError::method_not_allowed(m.as_str())),
         (_, true, Some(sub)) if containers::is_container_subresource(&rr.info.type_key, sub) => {
             containers::refuse(server, rr, sub).await
         }

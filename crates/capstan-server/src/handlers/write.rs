@@ -116,17 +116,22 @@ pub async fn update(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) ->
     Ok(with_warnings(json_response(200, &stored_json(rr, &updated)), &warnings))
 }
 
-/// Reads `DeleteOptions` from the body (if any) and the query.
-pub(crate) fn delete_params(req: &ApiRequest) -> Result<DeleteParams, ApiError> {
-    let opts = if req.body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        decode(&req.content_type(), &req.body)?
-    };
+/// The `DeleteOptions` a request body carries (JSON, YAML or protobuf), or `null` without a body.
+pub(crate) fn delete_options(req: &ApiRequest) -> Result<Value, ApiError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    decode(&req.content_type(), &req.body)
+}
+
+/// Reads `DeleteOptions` (`opts`, `null` for none), with the query parameters of a DELETE request
+/// (`req`) as fallback.
+pub(crate) fn delete_params_from(opts: &Value, req: Option<&ApiRequest>) -> Result<DeleteParams, ApiError> {
+    let query = |k: &str| req.and_then(|r| r.q(k));
     let policy = opts["propagationPolicy"]
         .as_str()
         .map(str::to_owned)
-        .or_else(|| req.q("propagationPolicy").map(str::to_owned));
+        .or_else(|| query("propagationPolicy").map(str::to_owned));
     let propagation_policy = match policy.as_deref() {
         None => None,
         Some("Background") => Some(PropagationPolicy::Background),
@@ -142,7 +147,7 @@ pub(crate) fn delete_params(req: &ApiRequest) -> Result<DeleteParams, ApiError> 
         (None, Some(true)) => Some(PropagationPolicy::Orphan),
         (p, _) => p,
     };
-    let grace_period_seconds = match (opts["gracePeriodSeconds"].as_i64(), req.q("gracePeriodSeconds")) {
+    let grace_period_seconds = match (opts["gracePeriodSeconds"].as_i64(), query("gracePeriodSeconds")) {
         (Some(g), _) => Some(g),
         (None, Some(s)) => Some(
             s.parse()
@@ -164,8 +169,9 @@ pub(crate) fn delete_params(req: &ApiRequest) -> Result<DeleteParams, ApiError> 
 /// DELETE: deletes one object.
 pub async fn delete(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let t = &rr.info.type_key;
-    let params = delete_params(req)?;
-    let dry = dry_run(req)? || req.body_dry_run();
+    let opts = delete_options(req)?;
+    let params = delete_params_from(&opts, Some(req))?;
+    let dry = dry_run(req)? || options_dry_run(&opts);
     if dry {
         let obj = server
             .store()
@@ -192,7 +198,8 @@ pub async fn delete_collection(
     req: &ApiRequest,
 ) -> Result<Response<Body>, ApiError> {
     let t = &rr.info.type_key;
-    let params = delete_params(req)?;
+    let opts = delete_options(req)?;
+    let params = delete_params_from(&opts, Some(req))?;
     let (label_selector, field_selector) = kind_selectors(t, req)?;
     let list = server
         .store()
@@ -208,7 +215,7 @@ pub async fn delete_collection(
         )
         .await
         .map_err(|e| ApiError::from_store(&e, t, ""))?;
-    let dry = dry_run(req)?;
+    let dry = dry_run(req)? || options_dry_run(&opts);
     let mut items = Vec::new();
     for o in &list.items {
         if dry {
@@ -228,12 +235,7 @@ pub async fn delete_collection(
     ))
 }
 
-impl ApiRequest {
-    /// Whether a DeleteOptions body says `dryRun: ["All"]`.
-    fn body_dry_run(&self) -> bool {
-        serde_json::from_slice::<Value>(&self.body)
-            .ok()
-            .and_then(|v| v["dryRun"].as_array().map(|a| a.iter().any(|x| x == "All")))
-            .unwrap_or(false)
-    }
+/// Whether `DeleteOptions` say `dryRun: ["All"]`.
+pub(crate) fn options_dry_run(opts: &Value) -> bool {
+    opts["dryRun"].as_array().is_some_and(|a| a.iter().any(|x| x == "All"))
 }

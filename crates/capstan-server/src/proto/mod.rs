@@ -2,8 +2,10 @@
 //!
 //! Typed Go clients (kubectl's `create namespace|deployment`, client-go controllers) send built-in
 //! objects as protobuf: the magic `k8s\0`, then a `runtime.Unknown` envelope whose `raw` bytes are
-//! the object's message. This module decodes the kinds Capstan serves from a hand-written table of
-//! their fields. A field outside the table is refused (415, naming it) rather than dropped.
+//! the object's message. This module decodes the kinds Capstan serves, and the option and review
+//! messages clients post (`DeleteOptions`, policy/v1 `Eviction`, `SelfSubjectAccessReview`,
+//! `SelfSubjectReview`), from a hand-written table of their fields (see `fields.rs`). A field outside
+//! the table is refused (415, naming it) rather than dropped.
 
 use capstan_core::k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -13,193 +15,10 @@ use serde_json::{Map, Value, json};
 #[error("protobuf body: {0}")]
 pub struct ProtoError(pub String);
 
-/// How one field decodes.
-#[derive(Clone, Copy, Debug)]
-enum Ty {
-    Str,
-    Bool,
-    Int,
-    Msg(&'static str),
-    /// `map<string,string>`.
-    StrMap,
-    /// `map<string,Quantity>`.
-    QuantityMap,
-    Time,
-    MicroTime,
-    IntOrString,
-}
+mod fields;
 
-/// A field: number, JSON name, type, repeated.
-type Field = (u64, &'static str, Ty, bool);
-
-use Ty::*;
-
-fn fields(message: &str) -> Option<&'static [Field]> {
-    Some(match message {
-        "Namespace" => &[
-            (1, "metadata", Msg("ObjectMeta"), false),
-            (2, "spec", Msg("NamespaceSpec"), false),
-            (3, "status", Msg("NamespaceStatus"), false),
-        ],
-        "NamespaceSpec" => &[(1, "finalizers", Str, true)],
-        "NamespaceStatus" => &[(1, "phase", Str, false)],
-        "Deployment" => &[
-            (1, "metadata", Msg("ObjectMeta"), false),
-            (2, "spec", Msg("DeploymentSpec"), false),
-            (3, "status", Msg("DeploymentStatus"), false),
-        ],
-        "DeploymentSpec" => &[
-            (1, "replicas", Int, false),
-            (2, "selector", Msg("LabelSelector"), false),
-            (3, "template", Msg("PodTemplateSpec"), false),
-            (4, "strategy", Msg("DeploymentStrategy"), false),
-            (5, "minReadySeconds", Int, false),
-            (6, "revisionHistoryLimit", Int, false),
-            (7, "paused", Bool, false),
-            (9, "progressDeadlineSeconds", Int, false),
-        ],
-        "DeploymentStrategy" => &[
-            (1, "type", Str, false),
-            (2, "rollingUpdate", Msg("RollingUpdateDeployment"), false),
-        ],
-        "RollingUpdateDeployment" => &[
-            (1, "maxUnavailable", IntOrString, false),
-            (2, "maxSurge", IntOrString, false),
-        ],
-        "DeploymentStatus" | "ReplicaSetStatus" | "PodStatus" => &[],
-        "ReplicaSet" => &[
-            (1, "metadata", Msg("ObjectMeta"), false),
-            (2, "spec", Msg("ReplicaSetSpec"), false),
-            (3, "status", Msg("ReplicaSetStatus"), false),
-        ],
-        "ReplicaSetSpec" => &[
-            (1, "replicas", Int, false),
-            (2, "selector", Msg("LabelSelector"), false),
-            (3, "template", Msg("PodTemplateSpec"), false),
-            (4, "minReadySeconds", Int, false),
-        ],
-        "Pod" => &[
-            (1, "metadata", Msg("ObjectMeta"), false),
-            (2, "spec", Msg("PodSpec"), false),
-            (3, "status", Msg("PodStatus"), false),
-        ],
-        "PodTemplateSpec" => &[
-            (1, "metadata", Msg("ObjectMeta"), false),
-            (2, "spec", Msg("PodSpec"), false),
-        ],
-        "PodSpec" => &[
-            (2, "containers", Msg("Container"), true),
-            (3, "restartPolicy", Str, false),
-            (4, "terminationGracePeriodSeconds", Int, false),
-            (5, "activeDeadlineSeconds", Int, false),
-            (6, "dnsPolicy", Str, false),
-            (7, "nodeSelector", StrMap, false),
-            (8, "serviceAccountName", Str, false),
-            (9, "serviceAccount", Str, false),
-            (10, "nodeName", Str, false),
-            (11, "hostNetwork", Bool, false),
-            (12, "hostPID", Bool, false),
-            (13, "hostIPC", Bool, false),
-            (16, "hostname", Str, false),
-            (17, "subdomain", Str, false),
-            (19, "schedulerName", Str, false),
-            (20, "initContainers", Msg("Container"), true),
-            (21, "automountServiceAccountToken", Bool, false),
-            (24, "priorityClassName", Str, false),
-            (25, "priority", Int, false),
-            (27, "shareProcessNamespace", Bool, false),
-            (30, "enableServiceLinks", Bool, false),
-            (31, "preemptionPolicy", Str, false),
-        ],
-        "Container" => &[
-            (1, "name", Str, false),
-            (2, "image", Str, false),
-            (3, "command", Str, true),
-            (4, "args", Str, true),
-            (5, "workingDir", Str, false),
-            (6, "ports", Msg("ContainerPort"), true),
-            (7, "env", Msg("EnvVar"), true),
-            (8, "resources", Msg("ResourceRequirements"), false),
-            (13, "terminationMessagePath", Str, false),
-            (14, "imagePullPolicy", Str, false),
-            (16, "stdin", Bool, false),
-            (17, "stdinOnce", Bool, false),
-            (18, "tty", Bool, false),
-            (20, "terminationMessagePolicy", Str, false),
-        ],
-        "ContainerPort" => &[
-            (1, "name", Str, false),
-            (2, "hostPort", Int, false),
-            (3, "containerPort", Int, false),
-            (4, "protocol", Str, false),
-            (5, "hostIP", Str, false),
-        ],
-        "EnvVar" => &[(1, "name", Str, false), (2, "value", Str, false)],
-        "ResourceRequirements" => &[(1, "limits", QuantityMap, false), (2, "requests", QuantityMap, false)],
-        "ObjectMeta" => &[
-            (1, "name", Str, false),
-            (2, "generateName", Str, false),
-            (3, "namespace", Str, false),
-            (4, "selfLink", Str, false),
-            (5, "uid", Str, false),
-            (6, "resourceVersion", Str, false),
-            (7, "generation", Int, false),
-            (8, "creationTimestamp", Time, false),
-            (9, "deletionTimestamp", Time, false),
-            (10, "deletionGracePeriodSeconds", Int, false),
-            (11, "labels", StrMap, false),
-            (12, "annotations", StrMap, false),
-            (13, "ownerReferences", Msg("OwnerReference"), true),
-            (14, "finalizers", Str, true),
-        ],
-        "OwnerReference" => &[
-            (1, "kind", Str, false),
-            (3, "name", Str, false),
-            (4, "uid", Str, false),
-            (5, "apiVersion", Str, false),
-            (6, "controller", Bool, false),
-            (7, "blockOwnerDeletion", Bool, false),
-        ],
-        "LabelSelector" => &[
-            (1, "matchLabels", StrMap, false),
-            (2, "matchExpressions", Msg("LabelSelectorRequirement"), true),
-        ],
-        "LabelSelectorRequirement" => &[
-            (1, "key", Str, false),
-            (2, "operator", Str, false),
-            (3, "values", Str, true),
-        ],
-        "Event" => &[
-            (1, "metadata", Msg("ObjectMeta"), false),
-            (2, "involvedObject", Msg("ObjectReference"), false),
-            (3, "reason", Str, false),
-            (4, "message", Str, false),
-            (5, "source", Msg("EventSource"), false),
-            (6, "firstTimestamp", Time, false),
-            (7, "lastTimestamp", Time, false),
-            (8, "count", Int, false),
-            (9, "type", Str, false),
-            (10, "eventTime", MicroTime, false),
-            (11, "series", Msg("EventSeries"), false),
-            (12, "action", Str, false),
-            (13, "related", Msg("ObjectReference"), false),
-            (14, "reportingComponent", Str, false),
-            (15, "reportingInstance", Str, false),
-        ],
-        "ObjectReference" => &[
-            (1, "kind", Str, false),
-            (2, "namespace", Str, false),
-            (3, "name", Str, false),
-            (4, "uid", Str, false),
-            (5, "apiVersion", Str, false),
-            (6, "resourceVersion", Str, false),
-            (7, "fieldPath", Str, false),
-        ],
-        "EventSource" => &[(1, "component", Str, false), (2, "host", Str, false)],
-        "EventSeries" => &[(1, "count", Int, false), (2, "lastObservedTime", MicroTime, false)],
-        _ => return None,
-    })
-}
+use fields::Ty::*;
+use fields::fields;
 
 /// One raw field from the wire.
 enum Wire<'a> {
@@ -331,7 +150,7 @@ fn int_or_string(b: &[u8]) -> Result<Value, ProtoError> {
 }
 
 /// Fields that are pointers in the Go types: a zero or `false` there was set on purpose.
-const OPTIONAL_SCALARS: [&str; 12] = [
+const OPTIONAL_SCALARS: [&str; 14] = [
     "replicas",
     "revisionHistoryLimit",
     "progressDeadlineSeconds",
@@ -344,6 +163,8 @@ const OPTIONAL_SCALARS: [&str; 12] = [
     "deletionGracePeriodSeconds",
     "controller",
     "blockOwnerDeletion",
+    "gracePeriodSeconds",
+    "orphanDependents",
 ];
 
 /// Whether a decoded scalar is the Go zero value of a non-pointer field, which JSON leaves out.
@@ -447,11 +268,12 @@ pub fn decode_object(body: &[u8]) -> Result<Value, ProtoError> {
     Ok(obj)
 }
 
+/// Encoders for tests: protobuf fields and the `k8s\0` envelope, as Go clients write them.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_wire {
+    use super::MAGIC;
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
+    pub(crate) fn varint(mut v: u64, out: &mut Vec<u8>) {
         loop {
             let b = (v & 0x7f) as u8;
             v >>= 7;
@@ -463,18 +285,18 @@ mod tests {
         }
     }
 
-    fn bytes_field(n: u64, b: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn bytes_field(n: u64, b: &[u8], out: &mut Vec<u8>) {
         varint(n << 3 | 2, out);
         varint(b.len() as u64, out);
         out.extend_from_slice(b);
     }
 
-    fn int_field(n: u64, v: u64, out: &mut Vec<u8>) {
+    pub(crate) fn int_field(n: u64, v: u64, out: &mut Vec<u8>) {
         varint(n << 3, out);
         varint(v, out);
     }
 
-    fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+    pub(crate) fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
         let mut tm = Vec::new();
         bytes_field(1, api_version.as_bytes(), &mut tm);
         bytes_field(2, kind.as_bytes(), &mut tm);
@@ -483,6 +305,12 @@ mod tests {
         bytes_field(2, raw, &mut env);
         env
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_wire::*;
+    use super::*;
 
     #[test]
     fn a_deployment_as_kubectl_create_sends_it_decodes_to_json() {
@@ -542,6 +370,62 @@ mod tests {
         bad.truncate(bad.len() - 2);
         assert!(decode_object(&bad).is_err());
         assert!(decode_object(&envelope("v1", "Secret", &[])).is_err());
+    }
+
+    #[test]
+    fn delete_options_keep_a_zero_grace_period_preconditions_and_dry_run() {
+        let mut pre = Vec::new();
+        bytes_field(1, b"uid-1", &mut pre);
+        let mut opts = Vec::new();
+        int_field(1, 0, &mut opts);
+        bytes_field(2, &pre, &mut opts);
+        bytes_field(4, b"Foreground", &mut opts);
+        bytes_field(5, b"All", &mut opts);
+        let v = decode_object(&envelope("meta.k8s.io/v1", "DeleteOptions", &opts)).unwrap();
+        assert_eq!(v["gracePeriodSeconds"], 0);
+        assert_eq!(v["preconditions"]["uid"], "uid-1");
+        assert_eq!(v["propagationPolicy"], "Foreground");
+        assert_eq!(v["dryRun"], json!(["All"]));
+    }
+
+    #[test]
+    fn an_eviction_as_kubectl_drain_sends_it_decodes_with_its_delete_options() {
+        let mut meta = Vec::new();
+        bytes_field(1, b"web-1", &mut meta);
+        bytes_field(3, b"default", &mut meta);
+        bytes_field(8, &[], &mut meta);
+        let mut opts = Vec::new();
+        // -1 as int64: ten-byte varint, as Go encodes it.
+        int_field(1, u64::MAX, &mut opts);
+        let mut ev = Vec::new();
+        bytes_field(1, &meta, &mut ev);
+        bytes_field(2, &opts, &mut ev);
+        let v = decode_object(&envelope("policy/v1", "Eviction", &ev)).unwrap();
+        assert_eq!(v["apiVersion"], "policy/v1");
+        assert_eq!(v["metadata"], json!({"name": "web-1", "namespace": "default"}));
+        assert_eq!(v["deleteOptions"]["gracePeriodSeconds"], -1);
+    }
+
+    #[test]
+    fn a_self_subject_access_review_decodes_its_resource_attributes() {
+        let mut attrs = Vec::new();
+        bytes_field(1, b"default", &mut attrs);
+        bytes_field(2, b"create", &mut attrs);
+        bytes_field(3, b"apps", &mut attrs);
+        bytes_field(5, b"deployments", &mut attrs);
+        let mut spec = Vec::new();
+        bytes_field(1, &attrs, &mut spec);
+        let mut review = Vec::new();
+        bytes_field(1, &[], &mut review);
+        bytes_field(2, &spec, &mut review);
+        let env = envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", &review);
+        let v = decode_object(&env).unwrap();
+        assert_eq!(
+            v["spec"]["resourceAttributes"],
+            json!({"namespace": "default", "verb": "create", "group": "apps", "resource": "deployments"})
+        );
+        let who = decode_object(&envelope("authentication.k8s.io/v1", "SelfSubjectReview", &[])).unwrap();
+        assert_eq!(who["kind"], "SelfSubjectReview");
     }
 
     #[test]
