@@ -7,7 +7,10 @@
 //!
 //! It serves discovery (`/api`, `/apis`, `/api/v1`, `/apis/apps/v1`), `/version`, OpenAPI documents,
 //! CRUD, list and watch for every kind in its [`Registry`], the `status` and `scale` subresources,
-//! merge/JSON/strategic-merge patches, server-side Tables, and `Status` errors with Kubernetes' codes.
+//! a pod's policy/v1 `eviction` subresource (`kubectl drain`), the self-subject reviews
+//! (`kubectl auth can-i`, `kubectl auth whoami`), merge/JSON/strategic-merge patches, server-side
+//! Tables, and `Status` errors with Kubernetes' codes. Bodies come as JSON, YAML or Kubernetes
+//! protobuf ([`proto`]).
 //!
 //! ```
 //! use capstan_server::discovery::{Registry, api_resource_list};

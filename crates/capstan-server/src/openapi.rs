@@ -2,7 +2,11 @@
 //! validates fields itself (`fieldValidation` on every PATCH operation) and to find each kind's paths.
 //!
 //! Schemas are left out on purpose: without them kubectl computes strategic merge patches from its
-//! own compiled types, which know every merge key, instead of from an incomplete schema.
+//! own compiled types, which know every merge key, instead of from an incomplete schema. (kubectl 1.32
+//! `apply` prefers a v3 schema it finds by `x-kubernetes-group-version-kind`; the JSON schemas
+//! k8s-openapi's `schemars` feature generates carry no `x-kubernetes-patch-merge-key` /
+//! `x-kubernetes-list-type`, so serving them would make apply replace lists such as `containers`
+//! instead of merging them. `kubectl explain` therefore prints only the header.)
 
 use serde_json::{Map, Value, json};
 
