@@ -153,7 +153,9 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        // Logs go to stderr, as Kubernetes components' do; stdout keeps what a script reads.
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let kubeconfig = match (&args.kubeconfig, std::env::var_os("KUBECONFIG")) {

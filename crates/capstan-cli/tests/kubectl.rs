@@ -490,13 +490,15 @@ fn rollout_undo_reuses_the_old_replica_set_and_moves_its_revision_forward() {
 }
 
 #[test]
-fn the_default_log_tells_what_the_controllers_do_without_warnings_for_ordinary_conflicts() {
+fn the_default_log_on_stderr_tells_what_the_controllers_do_without_warnings_for_ordinary_conflicts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("up.log");
+    let out_path = dir.path().join("up.out");
     let log = std::fs::File::create(&log_path).expect("log file");
+    let out = std::fs::File::create(&out_path).expect("output file");
     let child = common::up_command(dir.path(), free_port(), &["--in-memory"])
         .env_remove("RUST_LOG")
-        .stdout(log.try_clone().expect("log file"))
+        .stdout(out)
         .stderr(log)
         .spawn()
         .expect("start capstan up");
@@ -532,6 +534,10 @@ fn the_default_log_tells_what_the_controllers_do_without_warnings_for_ordinary_c
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
         .collect();
     assert!(warnings.is_empty(), "ordinary rollouts log no warnings: {warnings:#?}");
+    // The log is on stderr; stdout carries only the banner a script reads.
+    let stdout = std::fs::read_to_string(&out_path).expect("read output");
+    assert!(stdout.starts_with("capstan is up at "), "{stdout}");
+    assert!(!stdout.contains(" INFO "), "log lines on stdout: {stdout}");
 }
 
 #[test]
