@@ -18,7 +18,7 @@ pub const KUBELET_VERSION: &str = "v1.32.0-capstan";
 /// behind it (`kubectl get nodes -o wide` shows OS image, kernel and container runtime).
 pub fn node_info(name: &str) -> NodeSystemInfo {
     NodeSystemInfo {
-        architecture: std::env::consts::ARCH.to_owned(),
+        architecture: go_arch(std::env::consts::ARCH).to_owned(),
         operating_system: std::env::consts::OS.to_owned(),
         os_image: "capstan simulated node".to_owned(),
         kernel_version: "simulated".to_owned(),
@@ -29,6 +29,18 @@ pub fn node_info(name: &str) -> NodeSystemInfo {
         system_uuid: name.to_owned(),
         boot_id: String::new(),
         swap: None,
+    }
+}
+
+/// A Rust target architecture under the name Kubernetes uses (Go's `GOARCH`): `amd64`, `arm64`, ...
+fn go_arch(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
     }
 }
 
@@ -228,6 +240,10 @@ mod tests {
         assert!(!info.kernel_version.is_empty() && !info.architecture.is_empty());
         assert!(!info.operating_system.is_empty());
         assert_eq!(info.machine_id, "capstan-node-1");
+        assert_eq!(
+            (go_arch("x86_64"), go_arch("aarch64"), go_arch("s390x")),
+            ("amd64", "arm64", "s390x")
+        );
     }
 
     #[test]
