@@ -39,6 +39,10 @@ impl ResourceInfo {
                 ("", "Event") => (&["ev"], &[], false, false),
                 ("apps", "ReplicaSet") => (&["rs"], &["all"], true, true),
                 ("apps", "Deployment") => (&["deploy"], &["all"], true, true),
+                ("", "Service") => (&["svc"], &["all"], true, false),
+                ("", "ConfigMap") => (&["cm"], &[], false, false),
+                ("", "Secret") => (&[], &[], false, false),
+                ("", "ServiceAccount") => (&["sa"], &[], false, false),
                 _ => (&[], &[], true, false),
             };
         Self {
@@ -327,6 +331,20 @@ mod tests {
         assert_eq!(pods["categories"], json!(["all"]));
         assert_eq!(pods["namespaced"], json!(true));
         assert_eq!(pods["singularName"], json!("pod"));
+        let find = |name: &str| {
+            list["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        assert_eq!(find("services")["shortNames"], json!(["svc"]));
+        assert_eq!(find("services")["categories"], json!(["all"]));
+        assert_eq!(find("configmaps")["shortNames"], json!(["cm"]));
+        assert_eq!(find("serviceaccounts")["shortNames"], json!(["sa"]));
+        assert_eq!(find("secrets")["namespaced"], json!(true));
     }
 
     #[test]

@@ -112,8 +112,106 @@ fn columns(type_key: &TypeKey) -> Vec<(&'static str, &'static str, u8, Cell)> {
             ("Holder", "string", 0, |o| str_at(o, &["spec", "holderIdentity"], "")),
             ("Age", "string", 0, age),
         ],
+        ("", "Service") => vec![
+            ("Name", "string", 0, name),
+            ("Type", "string", 0, |o| str_at(o, &["spec", "type"], "ClusterIP")),
+            ("Cluster-IP", "string", 0, |o| {
+                str_at(o, &["spec", "clusterIP"], "<none>")
+            }),
+            ("External-IP", "string", 0, service_external_ip),
+            ("Port(s)", "string", 0, service_ports),
+            ("Age", "string", 0, age),
+            ("Selector", "string", 1, |o| {
+                json!(labels_text(&o["spec"]["selector"], "<none>"))
+            }),
+        ],
+        ("", "ConfigMap") => vec![
+            ("Name", "string", 0, name),
+            ("Data", "integer", 0, |o| {
+                json!(map_len(&o["data"]) + map_len(&o["binaryData"]))
+            }),
+            ("Age", "string", 0, age),
+        ],
+        ("", "Secret") => vec![
+            ("Name", "string", 0, name),
+            ("Type", "string", 0, |o| str_at(o, &["type"], "Opaque")),
+            ("Data", "integer", 0, |o| json!(map_len(&o["data"]))),
+            ("Age", "string", 0, age),
+        ],
+        ("", "ServiceAccount") => vec![
+            ("Name", "string", 0, name),
+            ("Secrets", "integer", 0, |o| {
+                json!(o["secrets"].as_array().map_or(0, Vec::len))
+            }),
+            ("Age", "string", 0, age),
+        ],
         _ => vec![("Name", "string", 0, name), ("Age", "string", 0, age)],
     }
+}
+
+/// The number of entries of a JSON map (0 when absent).
+fn map_len(v: &Value) -> usize {
+    v.as_object().map_or(0, serde_json::Map::len)
+}
+
+/// `k=v,k=v` of a JSON string map, or `none` when empty.
+fn labels_text(v: &Value, none: &str) -> String {
+    let pairs: Vec<String> = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    if pairs.is_empty() {
+        none.to_owned()
+    } else {
+        pairs.join(",")
+    }
+}
+
+/// kubectl's EXTERNAL-IP column: the external name, external IPs or load-balancer ingress.
+fn service_external_ip(o: &Value) -> Value {
+    let spec = &o["spec"];
+    if spec["type"] == "ExternalName" {
+        return str_at(o, &["spec", "externalName"], "<none>");
+    }
+    let mut ips: Vec<String> = spec["externalIPs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ip| ip.as_str().map(str::to_owned))
+        .collect();
+    for ingress in o["status"]["loadBalancer"]["ingress"].as_array().into_iter().flatten() {
+        if let Some(addr) = ingress["ip"].as_str().or(ingress["hostname"].as_str()) {
+            ips.push(addr.to_owned());
+        }
+    }
+    match (ips.is_empty(), spec["type"].as_str()) {
+        (false, _) => json!(ips.join(",")),
+        (true, Some("LoadBalancer")) => json!("<pending>"),
+        (true, _) => json!("<none>"),
+    }
+}
+
+/// kubectl's PORT(S) column: `80/TCP`, `80:30080/TCP` with a node port, comma-separated.
+fn service_ports(o: &Value) -> Value {
+    let ports: Vec<String> = o["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let protocol = p["protocol"].as_str().unwrap_or("TCP");
+            match p["nodePort"].as_i64() {
+                Some(node) => format!("{}:{node}/{protocol}", p["port"]),
+                None => format!("{}/{protocol}", p["port"]),
+            }
+        })
+        .collect();
+    json!(if ports.is_empty() {
+        "<none>".to_owned()
+    } else {
+        ports.join(",")
+    })
 }
 
 /// Renders objects as a `meta.k8s.io/v1` Table.
@@ -358,5 +456,51 @@ mod tests {
             "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
         ));
         assert!(!wants_table("application/json"));
+    }
+
+    #[test]
+    fn service_config_map_and_secret_tables_have_kubectl_columns() {
+        let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "clusterIP": "10.96.3.4",
+            "selector": {"app": "web"},
+            "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]}});
+        let t = table(
+            &TypeKey::new("", "v1", "Service", "services", true),
+            &[&svc],
+            "1",
+            IncludeObject::None,
+        );
+        let cells = &t["rows"][0]["cells"];
+        assert_eq!(cells[1], "NodePort");
+        assert_eq!(cells[2], "10.96.3.4");
+        assert_eq!(cells[3], "<none>");
+        assert_eq!(cells[4], "80:30080/TCP,53/UDP");
+        assert_eq!(cells[6], "app=web");
+        let lb = json!({"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "ports": []}});
+        let t = table(
+            &TypeKey::new("", "v1", "Service", "services", true),
+            &[&lb],
+            "1",
+            IncludeObject::None,
+        );
+        assert_eq!(t["rows"][0]["cells"][3], "<pending>");
+        assert_eq!(t["rows"][0]["cells"][4], "<none>");
+
+        let cm = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}});
+        let t = table(
+            &TypeKey::new("", "v1", "ConfigMap", "configmaps", true),
+            &[&cm],
+            "1",
+            IncludeObject::None,
+        );
+        assert_eq!(t["rows"][0]["cells"][1], 3);
+        let secret = json!({"metadata": {"name": "s"}, "type": "Opaque", "data": {"a": "AA=="}});
+        let t = table(
+            &TypeKey::new("", "v1", "Secret", "secrets", true),
+            &[&secret],
+            "1",
+            IncludeObject::None,
+        );
+        assert_eq!(t["rows"][0]["cells"][1], "Opaque");
+        assert_eq!(t["rows"][0]["cells"][2], 1);
     }
 }

@@ -16,6 +16,8 @@ pub(super) enum Ty {
     StrMap,
     /// `map<string,Quantity>`.
     QuantityMap,
+    /// `map<string,bytes>` (base64 strings in JSON).
+    BytesMap,
     /// `metav1.Time` (seconds).
     Time,
     /// `metav1.MicroTime`.
@@ -243,6 +245,64 @@ pub(super) fn fields(message: &str) -> Option<&'static [Field]> {
             (1, "metadata", Msg("ObjectMeta"), false),
             (2, "status", Msg("SelfSubjectReviewStatus"), false),
         ],
+        "ConfigMap" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "data", StrMap, false),
+            (3, "binaryData", BytesMap, false),
+            (4, "immutable", Bool, false),
+        ],
+        "Secret" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "data", BytesMap, false),
+            (3, "type", Str, false),
+            (4, "stringData", StrMap, false),
+            (5, "immutable", Bool, false),
+        ],
+        "Service" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("ServiceSpec"), false),
+            (3, "status", Msg("ServiceStatus"), false),
+        ],
+        "ServiceSpec" => &[
+            (1, "ports", Msg("ServicePort"), true),
+            (2, "selector", StrMap, false),
+            (3, "clusterIP", Str, false),
+            (4, "type", Str, false),
+            (5, "externalIPs", Str, true),
+            (7, "sessionAffinity", Str, false),
+            (8, "loadBalancerIP", Str, false),
+            (9, "loadBalancerSourceRanges", Str, true),
+            (10, "externalName", Str, false),
+            (11, "externalTrafficPolicy", Str, false),
+            (12, "healthCheckNodePort", Int, false),
+            (13, "publishNotReadyAddresses", Bool, false),
+            (14, "sessionAffinityConfig", Msg("SessionAffinityConfig"), false),
+            (17, "ipFamilyPolicy", Str, false),
+            (18, "clusterIPs", Str, true),
+            (19, "ipFamilies", Str, true),
+            (20, "allocateLoadBalancerNodePorts", Bool, false),
+            (21, "loadBalancerClass", Str, false),
+            (22, "internalTrafficPolicy", Str, false),
+            (23, "trafficDistribution", Str, false),
+        ],
+        "ServicePort" => &[
+            (1, "name", Str, false),
+            (2, "protocol", Str, false),
+            (3, "port", Int, false),
+            (4, "targetPort", IntOrString, false),
+            (5, "nodePort", Int, false),
+            (6, "appProtocol", Str, false),
+        ],
+        "SessionAffinityConfig" => &[(1, "clientIP", Msg("ClientIPConfig"), false)],
+        "ClientIPConfig" => &[(1, "timeoutSeconds", Int, false)],
+        "ServiceStatus" => &[],
+        "ServiceAccount" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "secrets", Msg("ObjectReference"), true),
+            (3, "imagePullSecrets", Msg("LocalObjectReference"), true),
+            (4, "automountServiceAccountToken", Bool, false),
+        ],
+        "LocalObjectReference" => &[(1, "name", Str, false)],
         _ => return None,
     })
 }

@@ -93,18 +93,31 @@ fn varint_of(w: &Wire<'_>, what: &str) -> Result<u64, ProtoError> {
     }
 }
 
-/// Decodes a map entry `{1: key, 2: value}`; the value as a string or a Quantity.
-fn map_entry(b: &[u8], quantity: bool) -> Result<(String, String), ProtoError> {
+/// How a map's values are encoded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MapValue {
+    Text,
+    Quantity,
+    /// Raw bytes, written to JSON in base64 as the Go `[]byte` encoding does.
+    Bytes,
+}
+
+/// Decodes a map entry `{1: key, 2: value}`; the value as a string, a Quantity or base64 bytes.
+fn map_entry(b: &[u8], value: MapValue) -> Result<(String, String), ProtoError> {
+    use base64::Engine as _;
     let mut r = Reader { buf: b, pos: 0 };
     let (mut k, mut v) = (String::new(), String::new());
     while let Some((n, w)) = r.next()? {
         match n {
             1 => k = text(bytes_of(&w, "map key")?)?,
-            2 if quantity => {
+            2 if value == MapValue::Quantity => {
                 v = decode("Quantity", bytes_of(&w, "quantity")?)?["string"]
                     .as_str()
                     .unwrap_or("")
                     .to_owned()
+            }
+            2 if value == MapValue::Bytes => {
+                v = base64::engine::general_purpose::STANDARD.encode(bytes_of(&w, "map value")?);
             }
             2 => v = text(bytes_of(&w, "map value")?)?,
             _ => {}
@@ -150,7 +163,7 @@ fn int_or_string(b: &[u8]) -> Result<Value, ProtoError> {
 }
 
 /// Fields that are pointers in the Go types: a zero or `false` there was set on purpose.
-const OPTIONAL_SCALARS: [&str; 14] = [
+const OPTIONAL_SCALARS: [&str; 16] = [
     "replicas",
     "revisionHistoryLimit",
     "progressDeadlineSeconds",
@@ -165,6 +178,8 @@ const OPTIONAL_SCALARS: [&str; 14] = [
     "blockOwnerDeletion",
     "gracePeriodSeconds",
     "orphanDependents",
+    "immutable",
+    "allocateLoadBalancerNodePorts",
 ];
 
 /// Whether a decoded scalar is the Go zero value of a non-pointer field, which JSON leaves out.
@@ -212,8 +227,13 @@ fn decode(message: &str, b: &[u8]) -> Result<Value, ProtoError> {
             Time => timestamp(bytes_of(&w, name)?, false)?,
             MicroTime => timestamp(bytes_of(&w, name)?, true)?,
             IntOrString => int_or_string(bytes_of(&w, name)?)?,
-            StrMap | QuantityMap => {
-                let (k, v) = map_entry(bytes_of(&w, name)?, matches!(ty, QuantityMap))?;
+            StrMap | QuantityMap | BytesMap => {
+                let kind = match ty {
+                    QuantityMap => MapValue::Quantity,
+                    BytesMap => MapValue::Bytes,
+                    _ => MapValue::Text,
+                };
+                let (k, v) = map_entry(bytes_of(&w, name)?, kind)?;
                 let entry = out.entry(name).or_insert_with(|| json!({}));
                 if let Value::Object(m) = entry {
                     m.insert(k, json!(v));
@@ -358,6 +378,56 @@ mod tests {
     }
 
     #[test]
+    fn config_maps_secrets_and_services_as_typed_kubectl_commands_send_them_decode_to_json() {
+        let mut meta = Vec::new();
+        bytes_field(1, b"app", &mut meta);
+        let entry = |k: &[u8], v: &[u8]| {
+            let mut e = Vec::new();
+            bytes_field(1, k, &mut e);
+            bytes_field(2, v, &mut e);
+            e
+        };
+        let mut cm = Vec::new();
+        bytes_field(1, &meta, &mut cm);
+        bytes_field(2, &entry(b"mode", b"fast"), &mut cm);
+        bytes_field(3, &entry(b"blob", &[0, 255]), &mut cm);
+        int_field(4, 0, &mut cm);
+        let v = decode_object(&envelope("v1", "ConfigMap", &cm)).unwrap();
+        assert_eq!(v["data"], json!({"mode": "fast"}));
+        assert_eq!(v["binaryData"], json!({"blob": "AP8="}));
+        assert_eq!(v["immutable"], false, "a pointer field keeps an explicit false");
+
+        let mut secret = Vec::new();
+        bytes_field(1, &meta, &mut secret);
+        bytes_field(2, &entry(b"password", b"s3cret"), &mut secret);
+        bytes_field(3, b"Opaque", &mut secret);
+        let v = decode_object(&envelope("v1", "Secret", &secret)).unwrap();
+        assert_eq!(v["data"], json!({"password": "czNjcmV0"}));
+        assert_eq!(v["type"], "Opaque");
+
+        let mut target = Vec::new();
+        int_field(1, 1, &mut target);
+        bytes_field(3, b"http", &mut target);
+        let mut port = Vec::new();
+        bytes_field(2, b"TCP", &mut port);
+        int_field(3, 80, &mut port);
+        bytes_field(4, &target, &mut port);
+        let mut spec = Vec::new();
+        bytes_field(1, &port, &mut spec);
+        bytes_field(2, &entry(b"app", b"web"), &mut spec);
+        bytes_field(4, b"ClusterIP", &mut spec);
+        let mut svc = Vec::new();
+        bytes_field(1, &meta, &mut svc);
+        bytes_field(2, &spec, &mut svc);
+        let v = decode_object(&envelope("v1", "Service", &svc)).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({"ports": [{"protocol": "TCP", "port": 80, "targetPort": "http"}],
+                   "selector": {"app": "web"}, "type": "ClusterIP"})
+        );
+    }
+
+    #[test]
     fn unknown_fields_truncation_and_missing_magic_are_refused() {
         let mut meta = Vec::new();
         bytes_field(99, b"x", &mut meta);
@@ -369,7 +439,7 @@ mod tests {
         let mut bad = envelope("v1", "Namespace", &ns);
         bad.truncate(bad.len() - 2);
         assert!(decode_object(&bad).is_err());
-        assert!(decode_object(&envelope("v1", "Secret", &[])).is_err());
+        assert!(decode_object(&envelope("batch/v1", "Job", &[])).is_err());
     }
 
     #[test]

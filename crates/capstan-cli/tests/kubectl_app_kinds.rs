@@ -1,0 +1,214 @@
+//! The real kubectl applies ordinary application manifests: a Deployment with the ConfigMap, Secret,
+//! Service and ServiceAccount that usually travel with it. Capstan stores those kinds (no proxy, no
+//! volumes) so that such manifests apply, list, describe and delete as on Kubernetes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use common::{KUBECTL, Running, kubectl_at};
+
+/// A running `capstan up --in-memory` and its data directory.
+struct Cluster {
+    _process: Running,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        assert!(
+            Path::new(KUBECTL).exists(),
+            "these tests drive the real kubectl at {KUBECTL}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Self {
+            _process: common::up(dir.path(), &["--in-memory"]),
+            dir,
+        };
+        common::poll(
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            "capstan up did not become ready",
+            || (c.kubeconfig().exists() && c.kubectl(&["get", "--raw", "/readyz"]).status.success()).then_some(()),
+        );
+        c
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        kubectl_at(&self.kubeconfig(), args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(!out.status.success(), "kubectl {args:?} should have failed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write manifest");
+        p.display().to_string()
+    }
+}
+
+const APP: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-secret}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: web
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+        envFrom: [{configMapRef: {name: web-config}}, {secretRef: {name: web-secret}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+";
+
+#[test]
+fn a_manifest_with_config_map_secret_service_and_service_account_applies_and_deletes() {
+    let c = Cluster::start();
+    let app = c.write("app.yaml", APP);
+    let out = c.ok(&["apply", "-f", &app]);
+    for line in [
+        "configmap/web-config created",
+        "secret/web-secret created",
+        "serviceaccount/web created",
+        "deployment.apps/web created",
+        "service/web created",
+    ] {
+        assert!(out.contains(line), "{out}");
+    }
+    // Applying again changes nothing.
+    let again = c.ok(&["apply", "-f", &app]);
+    assert!(again.contains("service/web unchanged"), "{again}");
+    assert!(again.contains("configmap/web-config unchanged"), "{again}");
+
+    // The Service got Kubernetes' defaults and a cluster IP from the service range.
+    let ip = c.ok(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]);
+    let ip: std::net::Ipv4Addr = ip.parse().unwrap_or_else(|_| panic!("cluster IP {ip:?}"));
+    assert_eq!(&ip.octets()[..1], &[10]);
+    let port = c.ok(&[
+        "get",
+        "svc",
+        "web",
+        "-o",
+        "jsonpath={.spec.ports[0].protocol}/{.spec.ports[0].targetPort}",
+    ]);
+    assert_eq!(port, "TCP/80");
+    // The Secret's stringData became base64 data.
+    let password = c.ok(&["get", "secret", "web-secret", "-o", "jsonpath={.data.password}"]);
+    assert_eq!(password, "czNjcmV0");
+    let listed = c.ok(&["get", "cm,secret,sa,svc"]);
+    for name in [
+        "configmap/web-config",
+        "secret/web-secret",
+        "serviceaccount/web",
+        "service/web",
+    ] {
+        assert!(listed.contains(name), "{listed}");
+    }
+    let all = c.ok(&["get", "all"]);
+    assert!(all.contains("service/web"), "kubectl get all lists services: {all}");
+
+    // Bad input is refused naming the field, and nothing is written.
+    let bad = c.write(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: 1bad}\nspec:\n  ports: [{port: 70000}]\n",
+    );
+    let err = c.fails(&["apply", "-f", &bad]);
+    assert!(
+        err.contains("metadata.name") && err.contains("spec.ports[0].port"),
+        "{err}"
+    );
+    c.fails(&["get", "svc", "1bad"]);
+
+    // An immutable ConfigMap keeps its data.
+    c.ok(&["create", "configmap", "frozen", "--from-literal=a=1"]);
+    c.ok(&["patch", "configmap", "frozen", "-p", r#"{"immutable":true}"#]);
+    let err = c.fails(&["patch", "configmap", "frozen", "-p", r#"{"data":{"a":"2"}}"#]);
+    assert!(err.contains("immutable"), "{err}");
+
+    let gone = c.ok(&["delete", "-f", &app]);
+    assert!(gone.contains("service \"web\" deleted"), "{gone}");
+    let left = c.ok(&["get", "cm,secret,sa,svc,deploy", "-o", "name"]);
+    for name in [
+        "web-config",
+        "web-secret",
+        "serviceaccount/web",
+        "service/web",
+        "deployment.apps/web",
+    ] {
+        assert!(!left.contains(name), "{name} still there: {left}");
+    }
+}
+
+#[test]
+fn typed_kubectl_commands_create_config_maps_secrets_and_services() {
+    let c = Cluster::start();
+    c.ok(&["create", "configmap", "settings", "--from-literal=mode=fast"]);
+    assert_eq!(c.ok(&["get", "cm", "settings", "-o", "jsonpath={.data.mode}"]), "fast");
+    c.ok(&["create", "secret", "generic", "token", "--from-literal=value=abc"]);
+    assert_eq!(
+        c.ok(&["get", "secret", "token", "-o", "jsonpath={.type} {.data.value}"]),
+        "Opaque YWJj"
+    );
+    c.ok(&["create", "deployment", "api", "--image=nginx", "--port=8080"]);
+    c.ok(&["expose", "deployment", "api", "--port=80", "--target-port=8080"]);
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "svc",
+            "api",
+            "-o",
+            "jsonpath={.spec.selector.app} {.spec.ports[0].targetPort}"
+        ]),
+        "api 8080"
+    );
+    c.ok(&["create", "serviceaccount", "robot"]);
+    c.ok(&["get", "sa", "robot"]);
+    let info = c.ok(&["cluster-info"]);
+    assert!(info.contains("is running at"), "{info}");
+}
