@@ -6,6 +6,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -40,6 +41,7 @@ builtin! {
     Secret => true,
     Service => true,
     ServiceAccount => true,
+    CustomResourceDefinition => false,
 }
 
 /// One object of any built-in kind, typed.
@@ -69,6 +71,9 @@ pub enum Object {
     Service(Service),
     /// `v1 ServiceAccount` (stored only)
     ServiceAccount(ServiceAccount),
+    /// `apiextensions.k8s.io/v1 CustomResourceDefinition`: declares a custom kind the API server
+    /// then serves.
+    CustomResourceDefinition(CustomResourceDefinition),
 }
 
 /// Applies `$body` to the typed value inside an [`Object`], whatever its kind.
@@ -86,6 +91,7 @@ macro_rules! each_kind {
             Object::Secret($v) => $body,
             Object::Service($v) => $body,
             Object::ServiceAccount($v) => $body,
+            Object::CustomResourceDefinition($v) => $body,
         }
     };
 }
@@ -138,6 +144,7 @@ impl Object {
             "Secret" => Object::Secret(serde_json::from_value(value)?),
             "Service" => Object::Service(serde_json::from_value(value)?),
             "ServiceAccount" => Object::ServiceAccount(serde_json::from_value(value)?),
+            "CustomResourceDefinition" => Object::CustomResourceDefinition(serde_json::from_value(value)?),
             _ => return Ok(None),
         };
         Ok(Some(obj))
@@ -158,6 +165,7 @@ pub fn builtin_types() -> Vec<TypeKey> {
         Secret::type_key(),
         Service::type_key(),
         ServiceAccount::type_key(),
+        CustomResourceDefinition::type_key(),
     ]
 }
 
@@ -188,6 +196,9 @@ mod tests {
         assert!(builtin_type("apps/v1", "Deployment").is_some());
         assert!(builtin_type("v1", "Deployment").is_none());
         assert!(builtin_type("example.com/v1", "Greeting").is_none());
+        let crd = builtin_type("apiextensions.k8s.io/v1", "CustomResourceDefinition").unwrap();
+        assert_eq!(crd.plural, "customresourcedefinitions");
+        assert!(!crd.namespaced);
         assert!(
             Object::from_json("apps/v1beta1", "Deployment", serde_json::json!({}))
                 .unwrap()

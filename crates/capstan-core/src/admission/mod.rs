@@ -19,7 +19,10 @@
 //!   (binding an unbound pod) may change;
 //! - ConfigMap, Secret, Service and ServiceAccount (stored only, no controller acts on them): config
 //!   keys, data size and `immutable`; a Secret's `stringData` folded into `data`; a Service's type,
-//!   ports, selector and cluster IP (assigned, then immutable): [`core_kinds`].
+//!   ports, selector and cluster IP (assigned, then immutable): [`core_kinds`];
+//! - CustomResourceDefinition: name `<plural>.<group>`, names, scope, versions (one storage
+//!   version), immutable group, plural and scope: [`crd`]. Custom objects themselves get metadata
+//!   validation only (no schema validation, no pruning).
 //!
 //! [`validate_status`] checks status writes (A.10). `metadata.generation`, `uid`, `resourceVersion`
 //! and `creationTimestamp` are the store's business and are not looked at here.
@@ -42,6 +45,7 @@ use crate::validation::{FieldError, FieldErrorType, Invalid};
 
 mod apps;
 pub mod core_kinds;
+pub mod crd;
 pub mod defaults;
 pub mod names;
 mod pod;
@@ -256,6 +260,10 @@ pub fn validate(new: &Object, old: Option<&Object>) -> Result<(), Invalid> {
         (Object::Secret(s), _) => core_kinds::validate_secret(s, None, &mut errs),
         (Object::Service(s), Some(Object::Service(o))) => core_kinds::validate_service(s, Some(o), &mut errs),
         (Object::Service(s), _) => core_kinds::validate_service(s, None, &mut errs),
+        (Object::CustomResourceDefinition(c), Some(Object::CustomResourceDefinition(o))) => {
+            crd::validate_crd(c, Some(o), &mut errs);
+        }
+        (Object::CustomResourceDefinition(c), _) => crd::validate_crd(c, None, &mut errs),
         _ => {}
     }
     finish(&type_key, new.meta(), errs)
@@ -268,6 +276,9 @@ pub fn validate(new: &Object, old: Option<&Object>) -> Result<(), Invalid> {
 /// On error `new` has still been defaulted; nothing else is changed.
 pub fn admit(new: &mut Object, old: Option<&Object>) -> Result<(), Invalid> {
     defaults::default_object(new);
+    if let Object::CustomResourceDefinition(c) = new {
+        crd::default_crd(c);
+    }
     if old.is_none() {
         defaults::default_object_on_create(new);
     }
