@@ -25,7 +25,14 @@ impl Cluster {
             "these tests drive the real kubectl at {KUBECTL}"
         );
         let dir = tempfile::tempdir().expect("tempdir");
-        let process = common::up(dir.path(), &[]);
+        // Warnings and errors (RUST_LOG=warn) go to a file the tests read.
+        let log = std::fs::File::create(dir.path().join("warnings.log")).expect("log file");
+        let process = Running(
+            common::up_command(dir.path(), common::free_port(), &[])
+                .stderr(log)
+                .spawn()
+                .expect("start capstan up"),
+        );
         let c = Self { _process: process, dir };
         let kubeconfig = c.kubeconfig();
         common::poll(
@@ -106,6 +113,10 @@ fn deleting_a_namespace_deletes_its_deployment_replicaset_and_pods_then_the_name
     assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
     let everywhere = c.ok(&["get", "deploy", "-A"]);
     assert!(!everywhere.contains("team-a"), "{everywhere}");
+    // An ordinary namespace deletion logs no warnings (events refused in the terminating
+    // namespace are expected, as on Kubernetes).
+    let log = std::fs::read_to_string(c.dir.path().join("warnings.log")).expect("read log");
+    assert!(!log.contains(" WARN ") && !log.contains(" ERROR "), "warnings: {log}");
 }
 
 #[test]

@@ -118,9 +118,18 @@ impl EventRecorder {
     /// Records an event about `object`; a repeat of an earlier one bumps its count. Failures are
     /// logged.
     pub async fn record<K: Resource>(&self, object: &K, type_: EventType, reason: &str, message: &str) {
-        if let Err(error) = self.try_record(object, type_, reason, message).await {
-            tracing::warn!(component = %self.component, kind = K::KIND, object = %object.object_key(),
-                reason, %error, "could not record event");
+        match self.try_record(object, type_, reason, message).await {
+            Ok(()) => {}
+            // Kubernetes refuses new content, events included, in a namespace being deleted: an
+            // event about an object going away with its namespace is expected to be lost.
+            Err(error @ StoreError::NamespaceTerminating { .. }) => {
+                tracing::debug!(component = %self.component, kind = K::KIND, object = %object.object_key(),
+                    reason, %error, "event not recorded: its namespace is terminating");
+            }
+            Err(error) => {
+                tracing::warn!(component = %self.component, kind = K::KIND, object = %object.object_key(),
+                    reason, %error, "could not record event");
+            }
         }
     }
 

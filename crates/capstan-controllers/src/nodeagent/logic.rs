@@ -27,6 +27,8 @@ use crate::util::{PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, a
 
 /// First CrashLoopBackOff delay (I.62).
 pub const INITIAL_BACKOFF_SECS: i64 = 10;
+/// How soon a pod that no node can take (all cordoned) is looked at again.
+pub const UNSCHEDULABLE_RETRY: SignedDuration = SignedDuration::from_secs(1);
 /// Longest CrashLoopBackOff delay, `MaxContainerBackOff` (I.62).
 pub const MAX_BACKOFF_SECS: i64 = 300;
 /// A run at least this long resets the back-off (I.62).
@@ -237,7 +239,14 @@ pub fn step(pod: &Pod, now: Timestamp, cluster: &ClusterView, cfg: &AgentConfig)
             Some(n) => n,
             None => match cluster.least_loaded(cfg) {
                 Some(n) => n.to_owned(),
-                None => return PodStep::default(),
+                // Every node is cordoned (or there is none): stay Pending and look again, as a
+                // scheduler retries unschedulable pods.
+                None => {
+                    return PodStep {
+                        next_at: Some(add(now, UNSCHEDULABLE_RETRY)),
+                        ..PodStep::default()
+                    };
+                }
             },
         };
         status.phase = Some(PHASE_PENDING.into());

@@ -251,3 +251,26 @@ fn pods_are_spread_evenly_over_the_nodes() {
     }
     assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
 }
+
+#[test]
+fn a_pod_waits_pending_while_every_node_is_cordoned_and_is_looked_at_again() {
+    let cfg = AgentConfig::with_nodes(2);
+    let pod = new_pod("p");
+    let all_cordoned = ClusterView {
+        unschedulable: cfg.nodes.iter().cloned().collect(),
+        ..ClusterView::default()
+    };
+    let t = ts(100);
+    let s = step(&pod, t, &all_cordoned, &cfg);
+    assert_eq!(s.bind_to, None);
+    assert_eq!(s.status, None);
+    assert_eq!(s.next_at, Some(add(t, UNSCHEDULABLE_RETRY)));
+    let one_free = ClusterView {
+        unschedulable: [cfg.nodes[0].clone()].into(),
+        ..ClusterView::default()
+    };
+    assert_eq!(
+        step(&pod, t, &one_free, &cfg).bind_to.as_deref(),
+        Some(cfg.nodes[1].as_str())
+    );
+}

@@ -135,6 +135,9 @@ pub struct ClusterView {
     pub pods_per_node: BTreeMap<String, usize>,
     /// Pod IPs in use on each node.
     pub ips_per_node: BTreeMap<String, BTreeSet<String>>,
+    /// Nodes cordoned (`spec.unschedulable: true`, as `kubectl cordon` and `drain` set it): no new
+    /// pod is placed on them.
+    pub unschedulable: BTreeSet<String>,
 }
 
 impl ClusterView {
@@ -161,11 +164,24 @@ impl ClusterView {
         view
     }
 
-    /// The node with the fewest pods (ties: configuration order), or `None` without nodes.
+    /// Marks the cordoned nodes among `nodes` (those with `spec.unschedulable: true`).
+    pub fn with_nodes<'a>(mut self, nodes: impl IntoIterator<Item = &'a Node>) -> ClusterView {
+        for node in nodes {
+            let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+            if cordoned && let Some(name) = &node.metadata.name {
+                self.unschedulable.insert(name.clone());
+            }
+        }
+        self
+    }
+
+    /// The schedulable node with the fewest pods (ties: configuration order), or `None` when no
+    /// node is schedulable.
     pub fn least_loaded<'c>(&self, cfg: &'c AgentConfig) -> Option<&'c str> {
         cfg.nodes
             .iter()
             .enumerate()
+            .filter(|(_, n)| !self.unschedulable.contains(*n))
             .min_by_key(|(i, n)| (self.pods_per_node.get(*n).copied().unwrap_or(0), *i))
             .map(|(_, n)| n.as_str())
     }
@@ -263,6 +279,19 @@ mod tests {
             Some("capstan-node-1")
         );
         assert_eq!(ClusterView::default().least_loaded(&AgentConfig::with_nodes(0)), None);
+    }
+
+    #[test]
+    fn cordoned_nodes_get_no_new_pods() {
+        let cfg = AgentConfig::with_nodes(3);
+        let mut nodes = node_objects(&cfg, Timestamp::UNIX_EPOCH);
+        for node in &mut nodes[..2] {
+            node.spec.get_or_insert_with(Default::default).unschedulable = Some(true);
+        }
+        let view = ClusterView::default().with_nodes(&nodes);
+        assert_eq!(view.least_loaded(&cfg), Some("capstan-node-3"));
+        nodes[2].spec.get_or_insert_with(Default::default).unschedulable = Some(true);
+        assert_eq!(ClusterView::default().with_nodes(&nodes).least_loaded(&cfg), None);
     }
 
     #[test]

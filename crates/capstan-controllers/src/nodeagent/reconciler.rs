@@ -85,7 +85,8 @@ impl Reconciler<Pod> for NodeAgentReconciler {
         // The cache may not show this agent's own latest placements yet: place from a store read.
         let view = if unplaced {
             let all = ctx.api_all::<Pod>().list(&ListParams::default()).await?;
-            ClusterView::from_pods(all.items.iter().map(|p| &**p))
+            let nodes = ctx.api_all::<Node>().list(&ListParams::default()).await?;
+            ClusterView::from_pods(all.items.iter().map(|p| &**p)).with_nodes(nodes.items.iter().map(|n| &**n))
         } else {
             ClusterView::default()
         };
