@@ -146,6 +146,44 @@ fn kubectl_drain_evicts_the_nodes_pods_which_come_back_elsewhere_and_uncordon_re
 }
 
 #[test]
+fn new_pods_avoid_cordoned_nodes_and_wait_pending_while_every_node_is_cordoned() {
+    let c = Cluster::start();
+    for node in ["capstan-node-1", "capstan-node-2"] {
+        c.ok(&["cordon", node]);
+    }
+    let f = c.dir.path().join("my-app.yaml");
+    std::fs::write(&f, common::my_app(4)).expect("write manifest");
+    c.ok(&["apply", "-f", &f.display().to_string()]);
+    let pods = c.wait_running(4, None);
+    assert!(
+        pods.iter().all(|(_, _, node)| node == "capstan-node-3"),
+        "pods on cordoned nodes: {pods:?}"
+    );
+
+    // With every node cordoned a new pod stays Pending, and is placed once a node reopens.
+    c.ok(&["cordon", "capstan-node-3"]);
+    c.ok(&["scale", "deploy/my-app", "--replicas=5"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let unbound = c.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=my-app",
+        "--field-selector=spec.nodeName=",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(unbound.lines().count(), 1, "one unbound pod: {unbound}");
+    c.ok(&["uncordon", "capstan-node-1"]);
+    let pods = c.wait_running(5, None);
+    assert_eq!(
+        pods.iter().filter(|(_, _, node)| node == "capstan-node-1").count(),
+        1,
+        "{pods:?}"
+    );
+}
+
+#[test]
 fn kubectl_auth_can_i_answers_yes_for_the_admin_token() {
     let c = Cluster::start();
     assert_eq!(c.ok(&["auth", "can-i", "create", "deployments"]).trim(), "yes");
