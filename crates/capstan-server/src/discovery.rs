@@ -21,12 +21,33 @@ pub struct ResourceInfo {
     pub has_scale: bool,
     /// Whether the kind has an `eviction` subresource (policy/v1 Eviction; core Pods only).
     pub has_eviction: bool,
+    /// For a custom kind: what its CustomResourceDefinition declares (`None` for built-ins).
+    pub custom: Option<std::sync::Arc<crate::crd::CustomInfo>>,
 }
 
 impl ResourceInfo {
     /// The lower-case singular name, e.g. `deployment`.
     pub fn singular(&self) -> String {
-        self.type_key.kind.to_lowercase()
+        match &self.custom {
+            Some(c) => c.singular.clone(),
+            None => self.type_key.kind.to_lowercase(),
+        }
+    }
+
+    /// Short names, the built-in ones or a CRD's `spec.names.shortNames`.
+    pub fn all_short_names(&self) -> Vec<&str> {
+        match &self.custom {
+            Some(c) => c.short_names.iter().map(String::as_str).collect(),
+            None => self.short_names.clone(),
+        }
+    }
+
+    /// Categories, the built-in ones or a CRD's `spec.names.categories`.
+    pub fn all_categories(&self) -> Vec<&str> {
+        match &self.custom {
+            Some(c) => c.categories.iter().map(String::as_str).collect(),
+            None => self.categories.clone(),
+        }
     }
 
     /// Describes a kind, choosing short names and subresources for the built-in ones.
@@ -43,6 +64,9 @@ impl ResourceInfo {
                 ("", "ConfigMap") => (&["cm"], &[], false, false),
                 ("", "Secret") => (&[], &[], false, false),
                 ("", "ServiceAccount") => (&["sa"], &[], false, false),
+                ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                    (&["crd", "crds"], &["api-extensions"], true, false)
+                }
                 _ => (&[], &[], true, false),
             };
         Self {
@@ -52,6 +76,7 @@ impl ResourceInfo {
             has_scale: scale,
             has_eviction: type_key.group.is_empty() && type_key.kind == "Pod",
             type_key,
+            custom: None,
         }
     }
 }
@@ -73,6 +98,11 @@ impl Registry {
     /// A registry of Capstan's built-in kinds.
     pub fn builtin() -> Self {
         Self::new(capstan_core::builtin_types())
+    }
+
+    /// Adds a kind (served after the ones already present).
+    pub fn push(&mut self, info: ResourceInfo) {
+        self.resources.push(info);
     }
 
     /// Every kind.
@@ -262,11 +292,11 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
             "kind": t.kind,
             "verbs": VERBS,
         });
-        if !r.short_names.is_empty() {
-            main["shortNames"] = json!(r.short_names);
+        if !r.all_short_names().is_empty() {
+            main["shortNames"] = json!(r.all_short_names());
         }
-        if !r.categories.is_empty() {
-            main["categories"] = json!(r.categories);
+        if !r.all_categories().is_empty() {
+            main["categories"] = json!(r.all_categories());
         }
         resources.push(main);
         if r.has_status {
@@ -462,11 +492,11 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
             "verbs": VERBS,
             "subresources": subresources,
         });
-        if !r.short_names.is_empty() {
-            res["shortNames"] = json!(r.short_names);
+        if !r.all_short_names().is_empty() {
+            res["shortNames"] = json!(r.all_short_names());
         }
-        if !r.categories.is_empty() {
-            res["categories"] = json!(r.categories);
+        if !r.all_categories().is_empty() {
+            res["categories"] = json!(r.all_categories());
         }
         add_to_group(&mut groups, &t.group, &t.version, res);
     }

@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod crd;
 pub mod discovery;
 pub mod handlers;
 pub mod observe;

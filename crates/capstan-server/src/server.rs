@@ -65,16 +65,24 @@ pub struct ApiServer {
     store: Arc<dyn Store>,
     config: ServerConfig,
     in_flight: Semaphore,
+    /// The kinds served now: the configured ones plus the established CRDs' (see [`crate::crd`]),
+    /// swapped whole on every change so that a request routes against one consistent snapshot.
+    registry: std::sync::RwLock<Arc<Registry>>,
+    /// Serializes CRD reconciliation passes.
+    crd_lock: tokio::sync::Mutex<()>,
 }
 
 impl ApiServer {
     /// A server over `store`.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         let in_flight = Semaphore::new(config.max_in_flight);
+        let registry = std::sync::RwLock::new(Arc::new(config.registry.clone()));
         Self {
             store,
             config,
             in_flight,
+            registry,
+            crd_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -83,9 +91,50 @@ impl ApiServer {
         &self.store
     }
 
-    /// The kinds served.
-    pub fn registry(&self) -> &Registry {
+    /// The kinds served now: the configured registry plus the served versions of every
+    /// established CustomResourceDefinition (kept current by [`ApiServer::sync_crds`] and the
+    /// watch [`ApiServer::serve`] runs).
+    pub fn registry(&self) -> Arc<Registry> {
+        match self.registry.read() {
+            Ok(r) => Arc::clone(&r),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The kinds configured at start ([`ServerConfig::registry`]), without CRDs.
+    pub fn base_registry(&self) -> &Registry {
         &self.config.registry
+    }
+
+    pub(crate) fn set_registry(&self, registry: Registry) {
+        let next = Arc::new(registry);
+        match self.registry.write() {
+            Ok(mut r) => *r = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    pub(crate) fn crd_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.crd_lock
+    }
+
+    /// Whether this server serves CustomResourceDefinitions (its configured registry has the kind).
+    pub fn serves_crds(&self) -> bool {
+        let t = crate::crd::crd_type();
+        self.config.registry.find(&t.group, &t.version, &t.plural).is_some()
+    }
+
+    /// Reads the stored CustomResourceDefinitions once: serves their kinds and writes their status
+    /// (see [`crate::crd::reconcile`]). [`ApiServer::serve`] does this at start and on every change;
+    /// call it directly when driving the server with [`ApiServer::handle`] alone.
+    ///
+    /// # Errors
+    /// The store's, when it cannot list or write CRDs.
+    pub async fn sync_crds(&self) -> Result<(), capstan_store::StoreError> {
+        if self.serves_crds() {
+            crate::crd::reconcile(self).await?;
+        }
+        Ok(())
     }
 
     /// Who the bearer token authenticates.
@@ -101,7 +150,7 @@ impl ApiServer {
     {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
-        let open = matches!(route(self.registry(), &path), Some(Route::Health));
+        let open = matches!(route(&self.registry(), &path), Some(Route::Health));
         if let Some(token) = &self.config.token {
             let header = parts
                 .headers
@@ -157,7 +206,8 @@ impl ApiServer {
     }
 
     async fn dispatch(&self, req: ApiRequest) -> Response<Body> {
-        let Some(r) = route(self.registry(), &req.path) else {
+        let registry = self.registry();
+        let Some(r) = route(&registry, &req.path) else {
             return error_response(&ApiError::path_not_found());
         };
         let is_get = req.method == http::Method::GET;
@@ -173,7 +223,7 @@ impl ApiServer {
             Route::Metrics => return crate::observe::metrics(self.config.observability.as_ref()),
             Route::Version => Some(discovery::version()),
             Route::CoreVersions | Route::Groups if discovery::wants_aggregated(accept) => {
-                let doc = discovery::aggregated(self.registry(), r == Route::CoreVersions);
+                let doc = discovery::aggregated(&registry, r == Route::CoreVersions);
                 let mut resp = json_response(200, &doc);
                 resp.headers_mut().insert(
                     http::header::CONTENT_TYPE,
@@ -182,12 +232,12 @@ impl ApiServer {
                 return resp;
             }
             Route::CoreVersions => Some(discovery::api_versions()),
-            Route::Groups => Some(discovery::api_group_list(self.registry())),
-            Route::Group(g) => discovery::api_group(self.registry(), &g),
-            Route::ResourceList { group, version } => discovery::api_resource_list(self.registry(), &group, &version),
-            Route::OpenApiV2 => Some(openapi::v2(self.registry())),
-            Route::OpenApiV3Root => Some(openapi::v3_root(self.registry())),
-            Route::OpenApiV3 { group, version } => openapi::v3(self.registry(), &group, &version),
+            Route::Groups => Some(discovery::api_group_list(&registry)),
+            Route::Group(g) => discovery::api_group(&registry, &g),
+            Route::ResourceList { group, version } => discovery::api_resource_list(&registry, &group, &version),
+            Route::OpenApiV2 => Some(openapi::v2(&registry)),
+            Route::OpenApiV3Root => Some(openapi::v3_root(&registry)),
+            Route::OpenApiV3 { group, version } => openapi::v3(&registry, &group, &version),
         };
         match doc {
             Some(d) => json_response(200, &d),
@@ -205,6 +255,13 @@ impl ApiServer {
     ) {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let acceptor = tls.map(TlsAcceptor::from);
+        // Serve the stored CRDs' kinds from the first request on, then follow changes.
+        if let Err(e) = self.sync_crds().await {
+            tracing::warn!(error = %e, "could not load CustomResourceDefinitions at start");
+        }
+        let crd_sync = self
+            .serves_crds()
+            .then(|| tokio::spawn(crate::crd::run(Arc::clone(&self))));
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -250,6 +307,9 @@ impl ApiServer {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             });
+        }
+        if let Some(task) = crd_sync {
+            task.abort();
         }
         tokio::select! {
             biased;

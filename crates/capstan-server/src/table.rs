@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use capstan_core::TypeKey;
+
+use crate::discovery::ResourceInfo;
 use capstan_core::k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -92,6 +94,17 @@ fn columns(type_key: &TypeKey) -> Vec<(&'static str, &'static str, u8, Cell)> {
             ("Age", "string", 0, age),
             ("Version", "string", 0, |o| {
                 str_at(o, &["status", "nodeInfo", "kubeletVersion"], "")
+            }),
+            ("Internal-IP", "string", 1, |o| node_address(o, "InternalIP")),
+            ("External-IP", "string", 1, |o| node_address(o, "ExternalIP")),
+            ("OS-Image", "string", 1, |o| {
+                str_at(o, &["status", "nodeInfo", "osImage"], "<unknown>")
+            }),
+            ("Kernel-Version", "string", 1, |o| {
+                str_at(o, &["status", "nodeInfo", "kernelVersion"], "<unknown>")
+            }),
+            ("Container-Runtime", "string", 1, |o| {
+                str_at(o, &["status", "nodeInfo", "containerRuntimeVersion"], "<unknown>")
             }),
         ],
         ("", "Event") => vec![
@@ -214,6 +227,15 @@ fn service_ports(o: &Value) -> Value {
     })
 }
 
+/// The first address of `kind` a Node reports (`<none>` without one), as kubectl's wide columns.
+fn node_address(o: &Value, kind: &str) -> Value {
+    let found = o["status"]["addresses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["type"] == kind))
+        .and_then(|x| x["address"].as_str());
+    json!(found.unwrap_or("<none>"))
+}
+
 /// Renders objects as a `meta.k8s.io/v1` Table.
 pub fn table(type_key: &TypeKey, objects: &[&Value], resource_version: &str, include: IncludeObject) -> Value {
     let cols = columns(type_key);
@@ -224,10 +246,64 @@ pub fn table(type_key: &TypeKey, objects: &[&Value], resource_version: &str, inc
             json!({"name": n, "type": ty, "format": format, "description": "", "priority": prio})
         })
         .collect();
-    let rows: Vec<Value> = objects
+    let rows = cols_rows(objects, include, |o| cols.iter().map(|(_, _, _, f)| f(o)).collect());
+    finish_table(defs, rows, resource_version)
+}
+
+/// Renders objects of any served kind as a Table: a custom kind gets `Name`, its CRD version's
+/// `additionalPrinterColumns`, then `Age` (unless a column already shows `.metadata.creationTimestamp`).
+pub fn table_for(info: &ResourceInfo, objects: &[&Value], resource_version: &str, include: IncludeObject) -> Value {
+    let Some(custom) = &info.custom else {
+        return table(&info.type_key, objects, resource_version, include);
+    };
+    let printer = &custom.printer_columns;
+    let with_age = !printer.iter().any(|c| c.json_path == ".metadata.creationTimestamp");
+    let mut defs = vec![json!({"name": "Name", "type": "string", "format": "name",
+        "description": "Name must be unique within a namespace.", "priority": 0})];
+    defs.extend(printer.iter().map(|c| {
+        json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})
+    }));
+    if with_age {
+        defs.push(json!({"name": "Age", "type": "date", "format": "", "description": "", "priority": 0}));
+    }
+    let rows = cols_rows(objects, include, |o| {
+        let mut cells = vec![name(o)];
+        cells.extend(printer.iter().map(|c| printer_cell(o, c)));
+        if with_age {
+            cells.push(age(o));
+        }
+        cells
+    });
+    finish_table(defs, rows, resource_version)
+}
+
+/// The value at a simple JSONPath (`.spec.message`, also written `{.spec.message}`), or `None`.
+pub fn simple_json_path<'a>(o: &'a Value, path: &str) -> Option<&'a Value> {
+    let p = path.trim();
+    let p = p.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(p);
+    let mut cur = o;
+    for seg in p.trim_start_matches('.').split('.').filter(|s| !s.is_empty()) {
+        cur = cur.get(seg)?;
+    }
+    (!cur.is_null()).then_some(cur)
+}
+
+/// One printer-column cell: dates as an age, scalars as they are, anything else as JSON text;
+/// `null` (kubectl prints `<none>`) when the path finds nothing.
+fn printer_cell(o: &Value, c: &crate::crd::PrinterColumn) -> Value {
+    match simple_json_path(o, &c.json_path) {
+        None => Value::Null,
+        Some(Value::String(s)) if c.type_ == "date" => json!(human_since(s)),
+        Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => v.clone(),
+        Some(other) => json!(other.to_string()),
+    }
+}
+
+fn cols_rows(objects: &[&Value], include: IncludeObject, cells_of: impl Fn(&Value) -> Vec<Value>) -> Vec<Value> {
+    objects
         .iter()
         .map(|o| {
-            let cells: Vec<Value> = cols.iter().map(|(_, _, _, f)| f(o)).collect();
+            let cells = cells_of(o);
             let mut row = json!({"cells": cells});
             match include {
                 IncludeObject::None => {}
@@ -242,7 +318,10 @@ pub fn table(type_key: &TypeKey, objects: &[&Value], resource_version: &str, inc
             }
             row
         })
-        .collect();
+        .collect()
+}
+
+fn finish_table(defs: Vec<Value>, rows: Vec<Value>, resource_version: &str) -> Value {
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -53,7 +53,7 @@ impl Render {
             Some(include) => {
                 let v = stored_json(&self.rr, o);
                 let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_owned();
-                self.line(kind, table::table(&self.rr.info.type_key, &[&v], &rv, include))
+                self.line(kind, table::table_for(&self.rr.info, &[&v], &rv, include))
             }
             None => {
                 let v = o.json();

@@ -20,6 +20,9 @@ use crate::status::ApiError;
 
 /// Serves one request on a resource path.
 pub async fn resource(server: &ApiServer, rr: &ResourceRoute, req: ApiRequest) -> Response<Body> {
+    if let Err(e) = custom_preconditions(rr, &req) {
+        return error_response(&e);
+    }
     let result = match (&req.method, rr.name.is_some(), rr.subresource.as_deref()) {
         (&Method::POST, true, Some("eviction")) => eviction::evict(server, rr, &req).await,
         (m, _, Some("eviction")) => Err(ApiError::method_not_allowed(m.as_str())),
@@ -38,7 +41,40 @@ pub async fn resource(server: &ApiServer, rr: &ResourceRoute, req: ApiRequest) -
         (&Method::DELETE, false, None) => write::delete_collection(server, rr, &req).await,
         (m, _, _) => Err(ApiError::method_not_allowed(m.as_str())),
     };
+    if result.is_ok() && req.method != Method::GET && rr.info.type_key == crate::crd::crd_type() {
+        // A CRD changed through the API: serve (or stop serving) its kinds before answering, so
+        // the client's next request already sees them. The store watch would catch up anyway.
+        if let Err(e) = server.sync_crds().await {
+            tracing::warn!(error = %e, "CustomResourceDefinition sync after a write failed");
+        }
+    }
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// What Kubernetes refuses up front on a custom kind: a strategic merge patch (415: custom objects
+/// have no patch strategies; kubectl then sends a merge patch) and a create while its CRD is being
+/// deleted (405).
+fn custom_preconditions(rr: &ResourceRoute, req: &ApiRequest) -> Result<(), ApiError> {
+    let Some(custom) = &rr.info.custom else {
+        return Ok(());
+    };
+    if req.method == Method::PATCH {
+        let ct = req.header("content-type").unwrap_or("");
+        if crate::patch::PatchKind::from_content_type(ct) == Some(crate::patch::PatchKind::Strategic) {
+            return Err(ApiError::unsupported_media_type(ct));
+        }
+    }
+    if req.method == Method::POST && rr.name.is_none() && custom.terminating {
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "create not allowed while custom resource definition is terminating ({})",
+                custom.crd_name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The name from the route (present on object paths).

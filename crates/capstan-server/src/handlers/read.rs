@@ -31,7 +31,7 @@ pub async fn get(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Re
     let v = with_type(rr, obj.json());
     if table::wants_table(req.header("accept").unwrap_or("")) {
         let rv = obj.revision().to_string();
-        let t = table::table(t, &[&v], &rv, IncludeObject::parse(req.q("includeObject")));
+        let t = table::table_for(&rr.info, &[&v], &rv, IncludeObject::parse(req.q("includeObject")));
         return Ok(json_response(200, &t));
     }
     Ok(json_response(200, &v))
@@ -145,7 +145,7 @@ pub async fn list_or_watch(
     if table::wants_table(req.header("accept").unwrap_or("")) {
         let items: Vec<Value> = result.items.iter().map(|o| with_type(rr, o.json())).collect();
         let refs: Vec<&Value> = items.iter().collect();
-        let mut tbl = table::table(t, &refs, &rv, IncludeObject::parse(req.q("includeObject")));
+        let mut tbl = table::table_for(&rr.info, &refs, &rv, IncludeObject::parse(req.q("includeObject")));
         if let Some(c) = &result.continue_token {
             tbl["metadata"]["continue"] = json!(c);
         }

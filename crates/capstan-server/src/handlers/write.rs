@@ -44,7 +44,8 @@ pub(crate) async fn check_namespace(server: &ApiServer, rr: &ResourceRoute, name
             t.plural
         )));
     };
-    let Some(ns_type) = server.registry().find("", "v1", "namespaces") else {
+    let registry = server.registry();
+    let Some(ns_type) = registry.find("", "v1", "namespaces") else {
         return Ok(());
     };
     match server.store().get(&ns_type.type_key, &ObjectKey::cluster(ns)).await {
@@ -166,9 +167,23 @@ pub(crate) fn delete_params_from(opts: &Value, req: Option<&ApiRequest>) -> Resu
     })
 }
 
+/// The namespaces Kubernetes never lets anyone delete.
+pub const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
 /// DELETE: deletes one object.
 pub async fn delete(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let t = &rr.info.type_key;
+    if t.group.is_empty() && t.kind == "Namespace" && IMMORTAL_NAMESPACES.contains(&route_name(rr)) {
+        return Err(ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "namespaces \"{}\" is forbidden: this namespace may not be deleted",
+                route_name(rr)
+            ),
+        )
+        .with_name(route_name(rr)));
+    }
     let opts = delete_options(req)?;
     let params = delete_params_from(&opts, Some(req))?;
     let dry = dry_run(req)? || options_dry_run(&opts);
