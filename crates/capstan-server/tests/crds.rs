@@ -209,17 +209,23 @@ async fn custom_objects_are_written_patched_and_listed_as_tables() {
 }
 
 #[tokio::test]
-async fn a_crd_without_a_status_subresource_serves_no_status_path() {
+async fn without_a_status_subresource_main_writes_carry_the_status_and_no_status_path_is_served() {
     let (s, _) = server().await;
     call(&s, Method::POST, CRDS, Some(greeting_crd(false))).await;
-    call(&s, Method::POST, GREETINGS, Some(greeting("hello", "hi"))).await;
-    assert_eq!(
-        call(&s, Method::GET, &format!("{GREETINGS}/hello/status"), None)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(call(&s, Method::GET, &format!("{GREETINGS}/hello"), None).await.0, 200);
+    let mut g = greeting("hello", "hi");
+    g["status"] = json!({"phase": "new"});
+    let (code, created) = call(&s, Method::POST, GREETINGS, Some(g)).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["status"]["phase"], "new");
+    let status_path = format!("{GREETINGS}/hello/status");
+    assert_eq!(call(&s, Method::GET, &status_path, None).await.0, 404);
+    let patch = json!({"status": {"phase": "done"}});
+    let (code, patched) = call(&s, Method::PATCH, &format!("{GREETINGS}/hello"), Some(patch)).await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["status"]["phase"], "done");
+    let (_, got) = call(&s, Method::GET, &format!("{GREETINGS}/hello"), None).await;
+    assert_eq!(got["status"]["phase"], "done");
+    assert_eq!(got["spec"]["message"], "hi");
 }
 
 #[tokio::test]

@@ -77,6 +77,37 @@ fn custom_preconditions(rr: &ResourceRoute, req: &ApiRequest) -> Result<(), ApiE
     Ok(())
 }
 
+/// A custom kind without a `status` subresource takes `status` from main writes, as Kubernetes
+/// does. The store keeps the stored status on main writes (the rule for kinds with the
+/// subresource), so the requested status (`requested`, `Null` for none) follows `written` as a
+/// status write, compare-and-swap on the revision just written.
+pub(crate) async fn carry_status(
+    server: &ApiServer,
+    rr: &ResourceRoute,
+    requested: Value,
+    written: std::sync::Arc<capstan_store::StoredObject>,
+) -> Result<std::sync::Arc<capstan_store::StoredObject>, ApiError> {
+    if rr.info.custom.is_none() || rr.info.has_status {
+        return Ok(written);
+    }
+    if written.json().get("status").unwrap_or(&Value::Null) == &requested {
+        return Ok(written);
+    }
+    let mut body = written.json().clone();
+    if let Value::Object(m) = &mut body {
+        match requested {
+            Value::Null => m.remove("status"),
+            v => m.insert("status".into(), v),
+        };
+    }
+    let t = &rr.info.type_key;
+    server
+        .store()
+        .update(t, body, capstan_store::Subresource::Status)
+        .await
+        .map_err(|e| ApiError::from_store(&e, t, route_name(rr)))
+}
+
 /// The name from the route (present on object paths).
 pub(crate) fn route_name(rr: &ResourceRoute) -> &str {
     rr.name.as_deref().unwrap_or("")

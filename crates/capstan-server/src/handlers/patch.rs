@@ -63,8 +63,12 @@ pub async fn patch(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) -> 
             admit_json(t, &mut patched, Some(current.json())).map_err(|e| admission_error(rr, e))?;
             return Ok(with_warnings(json_response(200, &patched), &warnings));
         }
+        let requested_status = patched.get("status").cloned().unwrap_or(Value::Null);
         match server.store().update(t, patched, sub).await {
-            Ok(updated) => return Ok(with_warnings(json_response(200, &stored_json(rr, &updated)), &warnings)),
+            Ok(updated) => {
+                let updated = super::carry_status(server, rr, requested_status, updated).await?;
+                return Ok(with_warnings(json_response(200, &stored_json(rr, &updated)), &warnings));
+            }
             Err(StoreError::Conflict { .. }) if !explicit_rv => continue,
             Err(e) => return Err(ApiError::from_store(&e, t, route_name(rr))),
         }
@@ -91,10 +95,12 @@ async fn create_from_apply(
         admit_json(t, &mut obj, None).map_err(|e| admission_error(rr, e))?;
         return Ok(with_warnings(json_response(201, &obj), &warnings));
     }
+    let requested_status = obj.get("status").cloned().unwrap_or(Value::Null);
     let created = server
         .store()
         .create(t, obj)
         .await
         .map_err(|e| ApiError::from_store(&e, t, route_name(rr)))?;
+    let created = super::carry_status(server, rr, requested_status, created).await?;
     Ok(with_warnings(json_response(201, &stored_json(rr, &created)), &warnings))
 }

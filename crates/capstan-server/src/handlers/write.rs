@@ -80,11 +80,13 @@ pub async fn create(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) ->
         admit_json(t, &mut obj, None).map_err(|e| admission_error(rr, e))?;
         return Ok(with_warnings(json_response(201, &obj), &warnings));
     }
+    let requested_status = obj.get("status").cloned().unwrap_or(Value::Null);
     let created = server
         .store()
         .create(t, obj)
         .await
         .map_err(|e| ApiError::from_store(&e, t, &name))?;
+    let created = super::carry_status(server, rr, requested_status, created).await?;
     tracing::debug!(kind = %t.kind, key = %created.key(), "created");
     Ok(with_warnings(json_response(201, &stored_json(rr, &created)), &warnings))
 }
@@ -109,11 +111,13 @@ pub async fn update(server: &ApiServer, rr: &ResourceRoute, req: &ApiRequest) ->
         admit_json(t, &mut obj, Some(old.json())).map_err(|e| admission_error(rr, e))?;
         return Ok(with_warnings(json_response(200, &obj), &warnings));
     }
+    let requested_status = obj.get("status").cloned().unwrap_or(Value::Null);
     let updated = server
         .store()
         .update(t, obj, sub)
         .await
         .map_err(|e| ApiError::from_store(&e, t, route_name(rr)))?;
+    let updated = super::carry_status(server, rr, requested_status, updated).await?;
     Ok(with_warnings(json_response(200, &stored_json(rr, &updated)), &warnings))
 }
 
