@@ -6,7 +6,9 @@
 //! [`ApiServer::handle`] for one request in tests.
 //!
 //! It serves discovery (`/api`, `/apis`, `/api/v1`, `/apis/apps/v1`), `/version`, OpenAPI documents,
-//! CRUD, list and watch for every kind in its [`Registry`], the `status` and `scale` subresources,
+//! CRUD, list and watch for every kind in its [`Registry`] and of every established
+//! CustomResourceDefinition ([`crd`]: custom objects get metadata validation only, no schema
+//! validation or pruning), the `status` and `scale` subresources,
 //! a pod's policy/v1 `eviction` subresource (`kubectl drain`), the self-subject reviews
 //! (`kubectl auth can-i`, `kubectl auth whoami`), merge/JSON/strategic-merge patches, server-side
 //! Tables, and `Status` errors with Kubernetes' codes. Bodies come as JSON, YAML or Kubernetes

@@ -582,4 +582,34 @@ mod tests {
         assert_eq!(t["rows"][0]["cells"][1], "Opaque");
         assert_eq!(t["rows"][0]["cells"][2], 1);
     }
+
+    #[test]
+    fn simple_json_paths_and_node_wide_columns_read_nested_fields() {
+        let o = json!({"spec": {"message": "hi", "n": 3}, "status": {"addresses": [
+            {"type": "Hostname", "address": "node-1"}, {"type": "InternalIP", "address": "10.0.0.1"}]}});
+        assert_eq!(simple_json_path(&o, ".spec.message"), Some(&json!("hi")));
+        assert_eq!(simple_json_path(&o, "{.spec.n}"), Some(&json!(3)));
+        assert_eq!(simple_json_path(&o, ".spec.missing"), None);
+        assert_eq!(node_address(&o, "InternalIP"), "10.0.0.1");
+        assert_eq!(node_address(&o, "ExternalIP"), "<none>");
+        let node = TypeKey::new("", "v1", "Node", "nodes", false);
+        let t = table(&node, &[&o], "1", IncludeObject::None);
+        let wide: Vec<&Value> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["priority"] == 1)
+            .map(|c| &c["name"])
+            .collect();
+        assert_eq!(
+            wide,
+            [
+                "Internal-IP",
+                "External-IP",
+                "OS-Image",
+                "Kernel-Version",
+                "Container-Runtime"
+            ]
+        );
+    }
 }
