@@ -135,3 +135,58 @@ async fn a_deleted_namespace_refuses_new_content_empties_and_disappears_within_s
     deployments.create(&late).await.expect("create into the new namespace");
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_namespace_loses_its_custom_objects_and_config_maps_too() {
+    let c = Cluster::start().await;
+    let store = c.store.clone();
+    let crd_type = capstan_core::builtin_type("apiextensions.k8s.io/v1", "CustomResourceDefinition").expect("crd kind");
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "greetings.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "greetings", "kind": "Greeting"},
+                 "versions": [{"name": "v1", "served": true, "storage": true},
+                              {"name": "v2", "served": true, "storage": false}]}
+    });
+    store.create(&crd_type, crd).await.expect("create crd");
+    let namespaces: Api<Namespace> = Api::all(store.clone());
+    let team: Namespace = serde_json::from_value(json!({"metadata": {"name": TEAM}})).expect("namespace");
+    namespaces.create(&team).await.expect("create namespace");
+    let greetings = |version: &str| capstan_core::TypeKey::new("example.com", version, "Greeting", "greetings", true);
+    for (version, name) in [("v1", "hello"), ("v2", "hi")] {
+        let greeting = json!({"apiVersion": format!("example.com/{version}"), "kind": "Greeting",
+            "metadata": {"name": name, "namespace": TEAM}, "spec": {"message": "hello"}});
+        store
+            .create(&greetings(version), greeting)
+            .await
+            .expect("create greeting");
+    }
+    let config: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "settings", "namespace": TEAM}, "data": {"a": "1"}}))
+            .expect("config map");
+    Api::namespaced(store.clone(), TEAM)
+        .create(&config)
+        .await
+        .expect("create config map");
+
+    namespaces.delete(TEAM, &DeleteParams::default()).await.expect("delete");
+    let started = tokio::time::Instant::now();
+    while namespaces.get_opt(TEAM).await.expect("get namespace").is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "namespace still there after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_team = ListParams {
+        namespace: Some(TEAM.into()),
+        ..ListParams::default()
+    };
+    for version in ["v1", "v2"] {
+        let left = store.list(&greetings(version), &in_team).await.expect("list greetings");
+        assert!(left.items.is_empty(), "greetings ({version}) outlived their namespace");
+    }
+    assert_eq!(count::<k8s_openapi::api::core::v1::ConfigMap>(&c, TEAM).await, 0);
+    c.stop().await;
+}

@@ -18,10 +18,11 @@
 
 use std::time::Duration;
 
-use capstan_core::TypeKey;
+use capstan_core::{Resource, TypeKey};
 use capstan_runtime::{Action, Context, ReconcileError, ReconcileRequest, Reconciler};
 use capstan_store::{DeleteOutcome, DeleteParams, ListParams, Preconditions, PropagationPolicy, Store, StoreError};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 
 use crate::namespace::logic::{
@@ -41,7 +42,8 @@ pub struct NamespaceReconciler {
 
 impl Default for NamespaceReconciler {
     /// A controller for Capstan's built-in namespaced kinds (Deployments, ReplicaSets, Pods, Events,
-    /// Leases).
+    /// Leases, ConfigMaps, Secrets, Services, ServiceAccounts) and, found at each pass, the
+    /// namespaced kinds of the store's CustomResourceDefinitions.
     fn default() -> Self {
         Self {
             kinds: deletion_order(capstan_core::builtin_types()),
@@ -50,8 +52,8 @@ impl Default for NamespaceReconciler {
 }
 
 impl NamespaceReconciler {
-    /// Also empties namespaces of `kinds` (a user's custom kinds; cluster-scoped ones are ignored).
-    /// The store keeps no registry of kinds, so kinds it should delete must be named here.
+    /// Also empties namespaces of `kinds` (a user's custom kinds that no CustomResourceDefinition in
+    /// the store defines; cluster-scoped ones are ignored).
     pub fn with_kinds(self, kinds: impl IntoIterator<Item = TypeKey>) -> Self {
         Self {
             kinds: deletion_order(self.kinds.into_iter().chain(kinds)),
@@ -63,14 +65,25 @@ impl NamespaceReconciler {
         &self.kinds
     }
 
-    /// One deletion pass over namespace `ns`: what is still there afterwards.
+    /// One deletion pass over namespace `ns`: what is still there afterwards. Objects of the
+    /// namespaced kinds defined by CustomResourceDefinitions in the store go first (every version
+    /// they store), then the kinds of this controller's list.
     async fn delete_content(&self, store: &dyn Store, ns: &str) -> Leftovers {
         let mut leftovers = Leftovers::default();
         let params = ListParams {
             namespace: Some(ns.to_owned()),
             ..ListParams::default()
         };
-        for kind in &self.kinds {
+        let custom = match custom_kinds(store).await {
+            Ok(kinds) => kinds,
+            Err(e) => {
+                leftovers
+                    .failures
+                    .push(format!("listing customresourcedefinitions: {e}"));
+                Vec::new()
+            }
+        };
+        for kind in custom.iter().chain(&self.kinds) {
             let listed = match store.list(kind, &params).await {
                 Ok(listed) => listed,
                 Err(e) => {
@@ -110,6 +123,36 @@ impl NamespaceReconciler {
         }
         leftovers
     }
+}
+
+/// The namespaced kinds the store's CustomResourceDefinitions define, one per version.
+async fn custom_kinds(store: &dyn Store) -> Result<Vec<TypeKey>, StoreError> {
+    let crds = store
+        .list(&CustomResourceDefinition::type_key(), &ListParams::default())
+        .await?;
+    Ok(crds.items.iter().flat_map(|crd| kinds_of_crd(crd.json())).collect())
+}
+
+/// The namespaced kinds one CustomResourceDefinition (as JSON) defines, one per version.
+fn kinds_of_crd(crd: &Value) -> Vec<TypeKey> {
+    let spec = &crd["spec"];
+    let (Some(group), Some(kind), Some(plural)) = (
+        spec["group"].as_str(),
+        spec["names"]["kind"].as_str(),
+        spec["names"]["plural"].as_str(),
+    ) else {
+        return Vec::new();
+    };
+    if spec["scope"].as_str() != Some("Namespaced") {
+        return Vec::new();
+    }
+    spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["name"].as_str())
+        .map(|version| TypeKey::new(group, version, kind, plural, true))
+        .collect()
 }
 
 fn is_deleting(object: &Value) -> bool {
