@@ -82,7 +82,7 @@ use k8s_openapi::jiff::SignedDuration;
 
 pub use deployment::DeploymentReconciler;
 pub use error::Error;
-pub use gc::GarbageCollector;
+pub use gc::{GarbageCollector, GarbageSweeper};
 pub use namespace::NamespaceReconciler;
 pub use nodeagent::{AgentConfig, NodeAgentReconciler};
 pub use replicaset::ReplicaSetReconciler;
@@ -133,12 +133,13 @@ impl ControllersConfig {
 }
 
 /// The names the controllers are registered under (metrics, logs, Event sources).
-pub const CONTROLLER_NAMES: [&str; 7] = [
+pub const CONTROLLER_NAMES: [&str; 8] = [
     "replicaset",
     "deployment",
     "garbagecollector-deployment",
     "garbagecollector-replicaset",
     "garbagecollector-pod",
+    "garbagecollector-sweep",
     "namespace",
     "nodeagent",
 ];
@@ -148,7 +149,8 @@ pub const CONTROLLER_NAMES: [&str; 7] = [
 ///
 /// Call it before [`Manager::run`]. Registered: the ReplicaSet controller (owns Pods), the
 /// Deployment controller (owns ReplicaSets, watches deleted Pods for Recreate), one garbage
-/// collector per kind (Deployment, ReplicaSet, Pod; each watches the other two), the namespace
+/// collector per kind (Deployment, ReplicaSet, Pod; each watches the other two), a periodic sweep
+/// collecting every other kind (ConfigMaps, Services, custom resources: [`gc::sweep`]), the namespace
 /// controller (empties terminating Namespaces), and the node agent (over Pods). Names:
 /// [`CONTROLLER_NAMES`].
 ///
@@ -175,6 +177,13 @@ pub async fn install(manager: &Manager, config: &ControllersConfig) -> Result<()
         add_gc::<Deployment>(manager);
         add_gc::<ReplicaSet>(manager);
         add_gc::<Pod>(manager);
+        // Every other kind (ConfigMaps, Services, custom resources, ...), swept per namespace.
+        manager.add(
+            Controller::<Namespace>::new()
+                .name("garbagecollector-sweep")
+                .concurrency(1)
+                .reconcile(GarbageSweeper),
+        );
     }
     manager.add(
         Controller::<Namespace>::new()

@@ -7,5 +7,7 @@ pub use logic::{
     decide_dependent, foreground_plan, orphan_plan, without_finalizer,
 };
 pub mod reconciler;
+pub mod sweep;
 
 pub use reconciler::GarbageCollector;
+pub use sweep::GarbageSweeper;
