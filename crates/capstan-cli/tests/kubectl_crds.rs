@@ -309,3 +309,36 @@ fn the_system_namespaces_cannot_be_deleted_and_nodes_have_wide_columns() {
             .contains("INTERNAL-IP")
     );
 }
+
+#[test]
+fn deleting_a_custom_resource_garbage_collects_what_it_owns() {
+    let c = Cluster::start();
+    let example = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    c.ok(&["apply", "-f", &example("greeting-crd.yaml")]);
+    c.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=20s",
+        "crd/greetings.example.com",
+    ]);
+    c.ok(&["apply", "-f", &example("greeting.yaml")]);
+    let uid = c.ok(&["get", "greeting", "hello", "-o", "jsonpath={.metadata.uid}"]);
+    let child = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello-text\n  ownerReferences:\n  - apiVersion: example.com/v1\n    kind: Greeting\n    name: hello\n    uid: {uid}\n    controller: true\ndata: {{text: hi}}\n"
+    );
+    let child = c.write("child.yaml", &child);
+    c.ok(&["apply", "-f", &child]);
+    c.ok(&["delete", "greeting", "hello"]);
+    common::poll(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        "the ConfigMap owned by the deleted Greeting was not collected",
+        || (!c.kubectl(&["get", "configmap", "hello-text"]).status.success()).then_some(()),
+    );
+}
