@@ -9,6 +9,19 @@
 //! ```text
 //! cargo run --example greeting_controller
 //! ```
+//!
+//! The same controller also runs against `capstan up`, where kubectl drives it and the garbage
+//! collector follows the card's owner reference:
+//!
+//! ```text
+//! cargo run -p capstan-cli -- up &                  # writes capstan-data/kubeconfig.yaml
+//! export KUBECONFIG=$PWD/capstan-data/kubeconfig.yaml
+//! kubectl apply -f examples/greeting-crd.yaml       # the Greeting and GreetingCard kinds
+//! cargo run --example greeting_controller -- --kubeconfig $KUBECONFIG &
+//! kubectl apply -f examples/greeting.yaml
+//! kubectl get greetingcards                          # hello-card, made by the controller
+//! kubectl delete greeting hello                      # the card is garbage-collected
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +34,7 @@ use capstan_runtime::{
 };
 use capstan_store::{Api, ListParams, MemoryStore, Store, StoreError};
 use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 // In your own crate, depend on `serde` and drop the `#[serde(crate = ...)]` lines.
@@ -118,7 +132,7 @@ struct GreetingReconciler;
 impl Reconciler<Greeting> for GreetingReconciler {
     async fn reconcile(&self, req: ReconcileRequest, ctx: &Context<Greeting>) -> Result<Action, ReconcileError> {
         let Some(greeting) = ctx.cache().get(&req.key) else {
-            println!("[controller] greeting {req} is gone; its card goes with it (owner reference)");
+            println!("[controller] greeting {req} is gone; the garbage collector removes its card (owner reference)");
             ctx.expectations().forget(&req.key);
             return Ok(Action::done());
         };
@@ -184,8 +198,43 @@ async fn card_text(cards: &Api<GreetingCard>, name: &str) -> Option<String> {
     cards.get_opt(name).await.ok().flatten().map(|c| c.spec.text.clone())
 }
 
+/// The controller as a program against an API server (`--kubeconfig FILE`), until Ctrl-C.
+async fn run_against(kubeconfig: &str) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = Arc::new(capstan_store::remote::RemoteStore::from_kubeconfig(kubeconfig)?);
+    let crds = Api::<CustomResourceDefinition>::all(store.clone());
+    for name in ["greetings.example.com", "greetingcards.example.com"] {
+        if crds.get_opt(name).await?.is_none() {
+            anyhow::bail!(
+                "the server has no CustomResourceDefinition {name}: kubectl apply -f examples/greeting-crd.yaml"
+            );
+        }
+    }
+    let mgr = Manager::new(store);
+    mgr.add(
+        Controller::<Greeting>::new()
+            .owns::<GreetingCard>()
+            .with_predicate(GenerationChanged)
+            .concurrency(2)
+            .reconcile(GreetingReconciler),
+    );
+    println!("[controller] running against {kubeconfig}; try: kubectl apply -f examples/greeting.yaml (Ctrl-C stops)");
+    mgr.run(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    println!("[controller] stopped");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--kubeconfig") {
+        let Some(path) = args.get(i + 1) else {
+            anyhow::bail!("--kubeconfig needs a file (e.g. capstan-data/kubeconfig.yaml)");
+        };
+        return run_against(path).await;
+    }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let mgr = Manager::new(store.clone());
     mgr.add(
