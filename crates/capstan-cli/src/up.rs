@@ -288,9 +288,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
 
     for doc in documents {
-        match apply_one(&store, &registry, doc).await {
+        let defines_kind = doc["kind"] == "CustomResourceDefinition";
+        // The server's registry follows CustomResourceDefinitions: a kind defined by an earlier
+        // document of the same manifests can be applied by a later one.
+        match apply_one(&store, &api.registry(), doc).await {
             Ok(msg) => tracing::info!("{msg}"),
             Err(e) => tracing::error!("apply failed: {e:#}"),
+        }
+        if defines_kind && let Err(e) = api.sync_crds().await {
+            tracing::error!("registering custom resource definitions failed: {e}");
         }
     }
 

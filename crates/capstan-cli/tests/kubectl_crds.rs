@@ -19,13 +19,19 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// `capstan up --in-memory` with more flags.
+    fn start_with(flags: &[&str]) -> Self {
         assert!(
             Path::new(KUBECTL).exists(),
             "these tests drive the real kubectl at {KUBECTL}"
         );
         let dir = tempfile::tempdir().expect("tempdir");
+        let flags: Vec<&str> = ["--in-memory"].iter().chain(flags).copied().collect();
         let c = Self {
-            _process: common::up(dir.path(), &["--in-memory"]),
+            _process: common::up(dir.path(), &flags),
             dir,
         };
         common::poll(
@@ -341,4 +347,28 @@ fn deleting_a_custom_resource_garbage_collects_what_it_owns() {
         "the ConfigMap owned by the deleted Greeting was not collected",
         || (!c.kubectl(&["get", "configmap", "hello-text"]).status.success()).then_some(()),
     );
+}
+
+#[test]
+fn capstan_up_applies_a_crd_and_its_objects_from_its_manifests() {
+    let example = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let (crd, greeting) = (example("greeting-crd.yaml"), example("greeting.yaml"));
+    let c = Cluster::start_with(&["-f", &crd, "-f", &greeting]);
+    let table = common::poll(
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        "the Greeting from capstan up's manifests did not appear",
+        || {
+            let out = c.kubectl(&["get", "greetings"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("hello").then_some(text)
+        },
+    );
+    assert!(table.contains("Hello from Capstan"), "{table}");
 }
