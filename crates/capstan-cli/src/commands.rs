@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
-use capstan_core::{FieldSelector, ObjectKey, TypeKey, builtin_type};
+use capstan_core::{FieldSelector, ObjectKey, TypeKey};
 use capstan_server::discovery::{Registry, ResourceInfo};
 use capstan_store::remote::{ConfigError, RemoteStore};
 use capstan_store::{DeleteParams, ListParams, Store, StoreError, Subresource, WatchEvent, WatchParams};
@@ -109,7 +109,7 @@ pub async fn apply_documents(
     for mut doc in docs {
         let av = doc["apiVersion"].as_str().unwrap_or_default().to_owned();
         let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
-        let t = builtin_type(&av, &kind).ok_or_else(|| anyhow!("no kind {kind:?} in apiVersion {av:?}"))?;
+        let t = crate::kinds::of_manifest(store, &av, &kind).await?;
         let name = doc["metadata"]["name"]
             .as_str()
             .filter(|n| !n.is_empty())
@@ -178,9 +178,8 @@ pub struct GetOptions {
 /// `capstan get KIND [NAME] [-w] [-o yaml|json] [-A]`.
 pub async fn get(conn: &Connection, opts: &GetOptions) -> anyhow::Result<()> {
     let format = Format::parse(opts.output.as_deref())?;
-    let registry = Registry::builtin();
-    let t = resolve(&registry, &opts.kind)?.type_key.clone();
     let (store, namespace) = conn.open()?;
+    let t = crate::kinds::by_name(&store, &opts.kind).await?;
     let scope = (!opts.all_namespaces).then_some(namespace.as_str());
     get_objects(&store, &t, scope, opts, format, &mut std::io::stdout()).await
 }
@@ -266,9 +265,8 @@ pub async fn get_objects(
 
 /// `capstan delete KIND NAME`.
 pub async fn delete(conn: &Connection, kind: &str, name: &str) -> anyhow::Result<()> {
-    let registry = Registry::builtin();
-    let t = resolve(&registry, kind)?.type_key.clone();
     let (store, namespace) = conn.open()?;
+    let t = crate::kinds::by_name(&store, kind).await?;
     delete_object(&store, &t, &namespace, name, &mut std::io::stdout()).await
 }
 

@@ -2,6 +2,7 @@
 
 mod commands;
 mod controller_manager;
+mod kinds;
 mod kubeconfig;
 mod manifests;
 mod output;
