@@ -200,3 +200,37 @@ fn capstan_cli_get_watch_prints_later_changes() {
         }
     }
 }
+
+#[test]
+fn capstan_cli_manages_custom_resources_of_applied_crds() {
+    let c = Cluster::start();
+    let stdout = |out: Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let example = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let err = one_line_error(&c.capstan(&["apply", "-f", &example("greeting.yaml")]));
+    assert!(err.contains("CustomResourceDefinition"), "{err}");
+    let crds = stdout(c.capstan(&["apply", "-f", &example("greeting-crd.yaml")]));
+    assert!(crds.contains("greetings.example.com created"), "{crds}");
+    assert_eq!(
+        stdout(c.capstan(&["apply", "-f", &example("greeting.yaml")])),
+        "greeting.example.com/hello created\n"
+    );
+    let table = stdout(c.capstan(&["get", "greetings"]));
+    assert!(table.contains("hello"), "{table}");
+    let yaml = stdout(c.capstan(&["get", "gr", "hello", "-o", "yaml"]));
+    assert!(yaml.contains("message: Hello from Capstan"), "{yaml}");
+    assert_eq!(
+        stdout(c.capstan(&["delete", "greeting", "hello"])),
+        "greeting.example.com/hello deleted\n"
+    );
+    let err = one_line_error(&c.capstan(&["get", "widgets"]));
+    assert!(err.contains("doesn't have a resource type \"widgets\""), "{err}");
+}
