@@ -212,3 +212,23 @@ fn typed_kubectl_commands_create_config_maps_secrets_and_services() {
     let info = c.ok(&["cluster-info"]);
     assert!(info.contains("is running at"), "{info}");
 }
+
+#[test]
+fn a_kind_the_server_does_not_serve_is_reported_as_kubernetes_reports_it() {
+    let c = Cluster::start();
+    let pvc = c.write(
+        "pvc.yaml",
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce]}\n",
+    );
+    let err = c.fails(&["apply", "-f", &pvc]);
+    assert!(
+        err.contains("no matches for kind \"PersistentVolumeClaim\" in version \"v1\""),
+        "kubectl's own validation should pass through to the real error: {err}"
+    );
+    let custom = c.write(
+        "foo.yaml",
+        "apiVersion: example.com/v1\nkind: Foo\nmetadata: {name: x}\n",
+    );
+    let err = c.fails(&["apply", "-f", &custom]);
+    assert!(err.contains("ensure CRDs are installed first"), "{err}");
+}

@@ -77,6 +77,46 @@ fn paths(registry: &Registry, group: Option<(&str, &str)>, v3: bool) -> Map<Stri
     paths
 }
 
+/// The media type of the protobuf OpenAPI v2 document (gnostic's `openapi_v2.Document`) in a
+/// response. Clients ask for `...spec.v2@v1.0+protobuf`, but Go's media-type parser refuses the
+/// `@`, so the answer names it with a dot, as kube-apiserver's does.
+pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// Whether an `Accept` header asks for the protobuf OpenAPI v2 document, as kubectl does.
+pub fn wants_v2_protobuf(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.trim().starts_with("application/com.github.proto-openapi.spec.v2"))
+}
+
+/// `/openapi/v2` as protobuf: a Swagger 2.0 document that defines no types.
+///
+/// kubectl reads it to validate kinds its OpenAPI v3 lookup does not know (its client-side
+/// fallback); with no definition for the kind it skips that validation and reports the real
+/// problem, e.g. `no matches for kind "Foo" in version "example.com/v1"`. Served kinds are
+/// validated by the server (`fieldValidation`), not through this document.
+pub fn v2_protobuf() -> Vec<u8> {
+    fn field(number: u8, bytes: &[u8], out: &mut Vec<u8>) {
+        out.push(number << 3 | 2); // length-delimited
+        let mut len = bytes.len();
+        while len >= 0x80 {
+            out.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(bytes);
+    }
+    let mut info = Vec::new();
+    field(1, b"Capstan", &mut info); // Info.title
+    field(2, b"v1.32.0", &mut info); // Info.version
+    let mut doc = Vec::new();
+    field(1, b"2.0", &mut doc); // Document.swagger
+    field(2, &info, &mut doc); // Document.info
+    field(8, &[], &mut doc); // Document.paths (none)
+    doc
+}
+
 /// `/openapi/v2` (Swagger 2.0, JSON).
 pub fn v2(registry: &Registry) -> Value {
     json!({
@@ -128,6 +168,19 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_protobuf_v2_document_is_an_empty_swagger_2_document() {
+        assert!(super::wants_v2_protobuf(
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+        ));
+        assert!(!super::wants_v2_protobuf("application/json"));
+        let doc = super::v2_protobuf();
+        // swagger "2.0", info {title, version}, empty paths: field tags 1, 2 and 8, length-delimited.
+        assert_eq!(&doc[..5], &[0x0a, 3, b'2', b'.', b'0']);
+        assert_eq!(doc[5], 0x12);
+        assert_eq!(&doc[doc.len() - 2..], &[0x42, 0]);
+    }
+
     use super::*;
 
     #[test]

@@ -235,6 +235,14 @@ impl ApiServer {
             Route::Groups => Some(discovery::api_group_list(&registry)),
             Route::Group(g) => discovery::api_group(&registry, &g),
             Route::ResourceList { group, version } => discovery::api_resource_list(&registry, &group, &version),
+            Route::OpenApiV2 if openapi::wants_v2_protobuf(accept) => {
+                let mut resp = Response::new(crate::body::full(openapi::v2_protobuf()));
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(openapi::V2_PROTOBUF),
+                );
+                return resp;
+            }
             Route::OpenApiV2 => Some(openapi::v2(&registry)),
             Route::OpenApiV3Root => Some(openapi::v3_root(&registry)),
             Route::OpenApiV3 { group, version } => openapi::v3(&registry, &group, &version),
