@@ -232,3 +232,105 @@ fn a_kind_the_server_does_not_serve_is_reported_as_kubernetes_reports_it() {
     let err = c.fails(&["apply", "-f", &custom]);
     assert!(err.contains("ensure CRDs are installed first"), "{err}");
 }
+
+/// What an operator's install manifest usually holds besides its Deployment.
+const OPERATOR_RBAC: &str = "\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: operator}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: operator}
+rules:
+- apiGroups: [\"\", apps]
+  resources: [pods, deployments]
+  verbs: [get, list, watch, create, update, patch, delete]
+- nonResourceURLs: [/healthz]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: operator}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: operator}
+subjects:
+- {kind: ServiceAccount, name: operator, namespace: default}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: leader-election}
+rules:
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, create, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: leader-election}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: leader-election}
+subjects:
+- {kind: ServiceAccount, name: operator}
+";
+
+#[test]
+fn an_operators_rbac_manifest_applies_and_typed_rbac_commands_work() {
+    let c = Cluster::start();
+    let rbac = c.write("rbac.yaml", OPERATOR_RBAC);
+    let out = c.ok(&["apply", "-f", &rbac]);
+    for line in [
+        "serviceaccount/operator created",
+        "clusterrole.rbac.authorization.k8s.io/operator created",
+        "clusterrolebinding.rbac.authorization.k8s.io/operator created",
+        "role.rbac.authorization.k8s.io/leader-election created",
+        "rolebinding.rbac.authorization.k8s.io/leader-election created",
+    ] {
+        assert!(out.contains(line), "{out}");
+    }
+    assert!(
+        c.ok(&["apply", "-f", &rbac])
+            .contains("clusterrole.rbac.authorization.k8s.io/operator unchanged")
+    );
+    let bindings = c.ok(&["get", "clusterrolebinding", "operator", "-o", "wide"]);
+    assert!(
+        bindings.contains("ClusterRole/operator") && bindings.contains("default/operator"),
+        "{bindings}"
+    );
+
+    // The typed commands send protobuf.
+    c.ok(&["create", "role", "reader", "--verb=get,list", "--resource=pods"]);
+    c.ok(&["create", "rolebinding", "reader", "--role=reader", "--user=alice"]);
+    c.ok(&[
+        "create",
+        "clusterrole",
+        "viewer",
+        "--verb=get",
+        "--resource=deployments.apps",
+    ]);
+    c.ok(&[
+        "create",
+        "clusterrolebinding",
+        "viewer",
+        "--clusterrole=viewer",
+        "--group=devs",
+    ]);
+    assert_eq!(
+        c.ok(&["get", "role", "reader", "-o", "jsonpath={.rules[0].verbs}"]),
+        r#"["get","list"]"#
+    );
+
+    // Kubernetes' rules: a binding's roleRef cannot change; a namespaced rule has no URLs.
+    let err = c.fails(&[
+        "patch",
+        "rolebinding",
+        "reader",
+        "-p",
+        r#"{"roleRef":{"name":"other"}}"#,
+    ]);
+    assert!(err.contains("cannot change roleRef"), "{err}");
+    let bad = c.write(
+        "bad-role.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: bad}\nrules:\n- nonResourceURLs: [/metrics]\n  verbs: [get]\n",
+    );
+    let err = c.fails(&["apply", "-f", &bad]);
+    assert!(err.contains("rules[0].nonResourceURLs"), "{err}");
+}

@@ -6,6 +6,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -41,6 +42,10 @@ builtin! {
     Secret => true,
     Service => true,
     ServiceAccount => true,
+    Role => true,
+    RoleBinding => true,
+    ClusterRole => false,
+    ClusterRoleBinding => false,
     CustomResourceDefinition => false,
 }
 
@@ -71,6 +76,14 @@ pub enum Object {
     Service(Service),
     /// `v1 ServiceAccount` (stored only)
     ServiceAccount(ServiceAccount),
+    /// `rbac.authorization.k8s.io/v1 Role` (stored only: Capstan's one token is cluster-admin)
+    Role(Role),
+    /// `rbac.authorization.k8s.io/v1 RoleBinding` (stored only)
+    RoleBinding(RoleBinding),
+    /// `rbac.authorization.k8s.io/v1 ClusterRole` (stored only)
+    ClusterRole(ClusterRole),
+    /// `rbac.authorization.k8s.io/v1 ClusterRoleBinding` (stored only)
+    ClusterRoleBinding(ClusterRoleBinding),
     /// `apiextensions.k8s.io/v1 CustomResourceDefinition`: declares a custom kind the API server
     /// then serves.
     CustomResourceDefinition(CustomResourceDefinition),
@@ -91,6 +104,10 @@ macro_rules! each_kind {
             Object::Secret($v) => $body,
             Object::Service($v) => $body,
             Object::ServiceAccount($v) => $body,
+            Object::Role($v) => $body,
+            Object::RoleBinding($v) => $body,
+            Object::ClusterRole($v) => $body,
+            Object::ClusterRoleBinding($v) => $body,
             Object::CustomResourceDefinition($v) => $body,
         }
     };
@@ -144,6 +161,10 @@ impl Object {
             "Secret" => Object::Secret(serde_json::from_value(value)?),
             "Service" => Object::Service(serde_json::from_value(value)?),
             "ServiceAccount" => Object::ServiceAccount(serde_json::from_value(value)?),
+            "Role" => Object::Role(serde_json::from_value(value)?),
+            "RoleBinding" => Object::RoleBinding(serde_json::from_value(value)?),
+            "ClusterRole" => Object::ClusterRole(serde_json::from_value(value)?),
+            "ClusterRoleBinding" => Object::ClusterRoleBinding(serde_json::from_value(value)?),
             "CustomResourceDefinition" => Object::CustomResourceDefinition(serde_json::from_value(value)?),
             _ => return Ok(None),
         };
@@ -165,6 +186,10 @@ pub fn builtin_types() -> Vec<TypeKey> {
         Secret::type_key(),
         Service::type_key(),
         ServiceAccount::type_key(),
+        Role::type_key(),
+        RoleBinding::type_key(),
+        ClusterRole::type_key(),
+        ClusterRoleBinding::type_key(),
         CustomResourceDefinition::type_key(),
     ]
 }

@@ -158,8 +158,42 @@ fn columns(type_key: &TypeKey) -> Vec<(&'static str, &'static str, u8, Cell)> {
             }),
             ("Age", "string", 0, age),
         ],
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => vec![
+            ("Name", "string", 0, name),
+            ("Role", "string", 0, |o| {
+                json!(format!(
+                    "{}/{}",
+                    o["roleRef"]["kind"].as_str().unwrap_or_default(),
+                    o["roleRef"]["name"].as_str().unwrap_or_default()
+                ))
+            }),
+            ("Age", "string", 0, age),
+            ("Users", "string", 1, |o| json!(subjects_of(o, "User"))),
+            ("Groups", "string", 1, |o| json!(subjects_of(o, "Group"))),
+            ("ServiceAccounts", "string", 1, |o| {
+                json!(subjects_of(o, "ServiceAccount"))
+            }),
+        ],
         _ => vec![("Name", "string", 0, name), ("Age", "string", 0, age)],
     }
+}
+
+/// A binding's subjects of `kind`, comma-separated (`namespace/name` for service accounts).
+fn subjects_of(o: &Value, kind: &str) -> String {
+    o["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["kind"] == kind)
+        .map(|s| {
+            let name = s["name"].as_str().unwrap_or_default();
+            match s["namespace"].as_str() {
+                Some(ns) if kind == "ServiceAccount" => format!("{ns}/{name}"),
+                _ => name.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The number of entries of a JSON map (0 when absent).

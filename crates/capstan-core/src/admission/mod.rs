@@ -49,6 +49,7 @@ pub mod crd;
 pub mod defaults;
 pub mod names;
 mod pod;
+pub mod rbac;
 
 /// Largest total size of an object's annotations (keys plus values), in bytes: 256 KiB.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
@@ -260,6 +261,34 @@ pub fn validate(new: &Object, old: Option<&Object>) -> Result<(), Invalid> {
         (Object::Secret(s), _) => core_kinds::validate_secret(s, None, &mut errs),
         (Object::Service(s), Some(Object::Service(o))) => core_kinds::validate_service(s, Some(o), &mut errs),
         (Object::Service(s), _) => core_kinds::validate_service(s, None, &mut errs),
+        (Object::Role(r), _) => rbac::validate_rules(r.rules.as_deref().unwrap_or_default(), true, &mut errs),
+        (Object::ClusterRole(r), _) => rbac::validate_rules(r.rules.as_deref().unwrap_or_default(), false, &mut errs),
+        (Object::RoleBinding(b), old) => {
+            let old_ref = match old {
+                Some(Object::RoleBinding(o)) => Some(&o.role_ref),
+                _ => None,
+            };
+            rbac::validate_binding(
+                &b.role_ref,
+                b.subjects.as_deref().unwrap_or_default(),
+                true,
+                old_ref,
+                &mut errs,
+            );
+        }
+        (Object::ClusterRoleBinding(b), old) => {
+            let old_ref = match old {
+                Some(Object::ClusterRoleBinding(o)) => Some(&o.role_ref),
+                _ => None,
+            };
+            rbac::validate_binding(
+                &b.role_ref,
+                b.subjects.as_deref().unwrap_or_default(),
+                false,
+                old_ref,
+                &mut errs,
+            );
+        }
         (Object::CustomResourceDefinition(c), Some(Object::CustomResourceDefinition(o))) => {
             crd::validate_crd(c, Some(o), &mut errs);
         }

@@ -303,6 +303,39 @@ pub(super) fn fields(message: &str) -> Option<&'static [Field]> {
             (4, "automountServiceAccountToken", Bool, false),
         ],
         "LocalObjectReference" => &[(1, "name", Str, false)],
+        "Role" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "rules", Msg("PolicyRule"), true),
+        ],
+        "ClusterRole" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "rules", Msg("PolicyRule"), true),
+            (3, "aggregationRule", Msg("AggregationRule"), false),
+        ],
+        "PolicyRule" => &[
+            (1, "verbs", Str, true),
+            (2, "apiGroups", Str, true),
+            (3, "resources", Str, true),
+            (4, "resourceNames", Str, true),
+            (5, "nonResourceURLs", Str, true),
+        ],
+        "AggregationRule" => &[(1, "clusterRoleSelectors", Msg("LabelSelector"), true)],
+        "RoleBinding" | "ClusterRoleBinding" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "subjects", Msg("Subject"), true),
+            (3, "roleRef", Msg("RoleRef"), false),
+        ],
+        "Subject" => &[
+            (1, "kind", Str, false),
+            (2, "apiGroup", Str, false),
+            (3, "name", Str, false),
+            (4, "namespace", Str, false),
+        ],
+        "RoleRef" => &[
+            (1, "apiGroup", Str, false),
+            (2, "kind", Str, false),
+            (3, "name", Str, false),
+        ],
         _ => return None,
     })
 }

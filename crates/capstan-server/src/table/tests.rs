@@ -117,3 +117,21 @@ fn simple_json_paths_and_node_wide_columns_read_nested_fields() {
         ]
     );
 }
+
+#[test]
+fn binding_tables_show_the_role_and_the_subjects_by_kind() {
+    let binding = json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"},
+                     {"kind": "User", "name": "alice"}, {"kind": "User", "name": "bob"}]});
+    let t = table(
+        &TypeKey::new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
+        &[&binding],
+        "1",
+        IncludeObject::None,
+    );
+    let cells = &t["rows"][0]["cells"];
+    assert_eq!(cells[1], "ClusterRole/view");
+    assert_eq!(cells[3], "alice,bob");
+    assert_eq!(cells[4], "");
+    assert_eq!(cells[5], "default/robot");
+}
