@@ -163,17 +163,28 @@ fn new_pods_avoid_cordoned_nodes_and_wait_pending_while_every_node_is_cordoned()
     // With every node cordoned a new pod stays Pending, and is placed once a node reopens.
     c.ok(&["cordon", "capstan-node-3"]);
     c.ok(&["scale", "deploy/my-app", "--replicas=5"]);
-    std::thread::sleep(Duration::from_secs(2));
-    let unbound = c.ok(&[
-        "get",
-        "pods",
-        "-l",
-        "app=my-app",
-        "--field-selector=spec.nodeName=",
-        "-o",
-        "name",
-    ]);
-    assert_eq!(unbound.lines().count(), 1, "one unbound pod: {unbound}");
+    let unbound = || {
+        c.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=my-app",
+            "--field-selector=spec.nodeName=",
+            "-o",
+            "name",
+        ])
+        .lines()
+        .count()
+    };
+    common::poll(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        "the fifth pod was not created",
+        || (unbound() == 1).then_some(()),
+    );
+    // The node agent looks again every second: the pod must stay unplaced while all are cordoned.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(unbound(), 1, "a pod was placed on a cordoned node");
     c.ok(&["uncordon", "capstan-node-1"]);
     let pods = c.wait_running(5, None);
     assert_eq!(
