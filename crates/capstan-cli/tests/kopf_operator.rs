@@ -1,5 +1,6 @@
 //! kopf, the Python operator framework, runs an operator against `capstan up`: it lists and
-//! watches ConfigMaps and Deployments, merge-patches what it handles and posts core/v1 Events.
+//! watches ConfigMaps, Deployments and a custom resource of a CRD, merge-patches what it handles
+//! (the custom resource's status through its status subresource) and posts core/v1 Events.
 //! Runs when `python3` can import `kopf` (`pip install kopf`); CI installs it.
 
 mod common;
@@ -35,6 +36,17 @@ fn a_kopf_operator_watches_patches_and_posts_events() {
         Duration::from_millis(100),
         "capstan up did not become ready",
         || (kubeconfig.exists() && k(&["get", "deploy", "my-app"]).status.success()).then_some(()),
+    );
+
+    // A custom kind for the operator to handle too.
+    let crd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/greeting-crd.yaml");
+    let applied = k(&["apply", "-f", crd.to_str().expect("utf-8 path")]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let established = k(&["wait", "--for=condition=Established", "crd/greetings.example.com"]);
+    assert!(
+        established.status.success(),
+        "{}",
+        String::from_utf8_lossy(&established.stderr)
     );
 
     let log_path = dir.path().join("kopf.log");
@@ -94,6 +106,30 @@ fn a_kopf_operator_watches_patches_and_posts_events() {
             let out = k(&["get", "events", "--field-selector", "reason=Seen", "-o", "name"]);
             (!String::from_utf8_lossy(&out.stdout).trim().is_empty()).then_some(())
         },
+    );
+
+    let greeting = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/greeting.yaml");
+    let created = k(&["apply", "-f", greeting.to_str().expect("utf-8 path")]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    common::poll(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        "kopf did not handle the custom resource",
+        || {
+            let out = k(&[
+                "get",
+                "greeting",
+                "hello",
+                "-o",
+                "jsonpath={.status.greeting_created.reply}",
+            ]);
+            (String::from_utf8_lossy(&out.stdout) == "hello back, hello").then_some(())
+        },
+    );
+    assert!(
+        read_log().contains("greeting hello says Hello from Capstan"),
+        "{}",
+        read_log()
     );
 
     assert!(k(&["scale", "deploy/my-app", "--replicas=3"]).status.success());

@@ -25,3 +25,10 @@ def configmap_created(body, name, patch, logger, **_):
 @kopf.on.field('apps', 'v1', 'deployments', field='spec.replicas')
 def replicas_changed(old, new, name, logger, **_):
     logger.info(f'deployment {name} replicas {old} -> {new}')
+
+
+@kopf.on.create('example.com', 'v1', 'greetings')
+def greeting_created(spec, name, logger, **_):
+    logger.info(f'greeting {name} says {spec.get("message")}')
+    # Returned values land in the object's status (its status subresource here).
+    return {'reply': f'hello back, {name}'}
