@@ -283,7 +283,8 @@ pub async fn reconcile(server: &ApiServer) -> Result<(Revision, bool), StoreErro
         }
     }
     let (mut registry, refused) = build(server.base_registry(), &crds);
-    sweep_vanished(server, &registry).await;
+    let existing: HashSet<String> = crds.iter().filter_map(|c| c.metadata.name.clone()).collect();
+    sweep_vanished(server, &existing).await;
     server.set_registry(registry.clone());
     let mut waiting = false;
     for (crd, obj) in crds.iter().zip(&stored) {
@@ -347,12 +348,14 @@ fn registry_without(registry: &Registry, name: &str) -> Registry {
 }
 
 /// Deletes the objects of custom kinds that were served and whose CRD is gone without the cleanup
-/// finalizer having run (it was deleted before the finalizer was added).
-async fn sweep_vanished(server: &ApiServer, next: &Registry) {
-    let served: HashSet<TypeKey> = next.resources().iter().map(|r| r.type_key.clone()).collect();
+/// finalizer having run (it was deleted before the finalizer was added). Only the CRD's removal
+/// counts: a CRD that still exists but no longer serves a version (`served: false`, a renamed kind,
+/// a refused name) keeps its objects, as on Kubernetes.
+async fn sweep_vanished(server: &ApiServer, existing_crds: &HashSet<String>) {
     let previous = server.registry();
-    for r in previous.resources().iter().filter(|r| r.custom.is_some()) {
-        if served.contains(&r.type_key) {
+    for r in previous.resources() {
+        let Some(custom) = &r.custom else { continue };
+        if existing_crds.contains(&custom.crd_name) {
             continue;
         }
         let Ok(list) = server.store().list(&r.type_key, &ListParams::default()).await else {
