@@ -6,11 +6,11 @@
 //!   (`[-._a-zA-Z0-9]+`, at most 253 bytes, not `.` or `..`), a key may not be in both maps, the
 //!   total is at most 1 MiB, and once `immutable: true` neither the data nor the flag may change.
 //!   A Secret's `stringData` is merged into `data` and dropped, and its `type` defaults to `Opaque`
-//!   and is immutable.
+//!   and is immutable; a well-known type needs its keys (`secret_types`).
 //! - Service: the name is a DNS-1035 label; `type` defaults to `ClusterIP`, `sessionAffinity` to
 //!   `None`, each port's `protocol` to `TCP` and `targetPort` to its `port`; a cluster IP from
 //!   10.96.0.0/12 is assigned (derived from namespace and name; not routed anywhere), kept on update
-//!   and immutable; ports are required (except for `ExternalName`), unique by name and by
+//!   and immutable; ports are required (except for `ExternalName` and headless), unique by name and by
 //!   port/protocol, named when there are several, and in 1–65535.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -175,6 +175,7 @@ pub fn validate_secret(secret: &Secret, old: Option<&Secret>, errs: &mut Vec<Fie
         );
     }
     check_total(total, errs);
+    super::secret_types::validate_secret_type(secret, errs);
     let Some(old) = old else { return };
     if secret.type_ != old.type_ {
         errs.push(FieldError::invalid(
@@ -315,7 +316,8 @@ pub fn validate_service(svc: &Service, old: Option<&Service>, errs: &mut Vec<Fie
                 }
             }
         }
-    } else if ports.is_empty() {
+    } else if ports.is_empty() && spec.cluster_ip.as_deref() != Some("None") {
+        // A headless Service (`clusterIP: None`) may have no ports, as on Kubernetes.
         errs.push(FieldError::required("spec.ports", ""));
     }
     let mut names_seen = BTreeSet::new();
@@ -451,6 +453,12 @@ mod tests {
         let mut errs = Vec::new();
         validate_service(&service(vec![]), None, &mut errs);
         assert_eq!(fields(&errs), ["spec.ports"]);
+        let mut headless = service(vec![]);
+        headless.spec.as_mut().unwrap().cluster_ip = Some("None".into());
+        default_service(&mut headless, None);
+        let mut errs = Vec::new();
+        validate_service(&headless, None, &mut errs);
+        assert!(errs.is_empty(), "a headless service needs no ports: {errs:?}");
 
         let mut svc = service(vec![port(None, 80), port(Some("b"), 0), port(Some("b"), 443)]);
         default_service(&mut svc, None);
@@ -544,7 +552,7 @@ mod tests {
         let mut old = Secret::default();
         default_secret(&mut old);
         let mut new = old.clone();
-        new.type_ = Some("kubernetes.io/tls".into());
+        new.type_ = Some("example.com/other".into());
         new.data = Some([("big".to_string(), ByteString(vec![0; MAX_DATA_BYTES + 1]))].into());
         let mut errs = Vec::new();
         validate_secret(&new, Some(&old), &mut errs);

@@ -50,6 +50,7 @@ pub mod defaults;
 pub mod names;
 mod pod;
 pub mod rbac;
+mod secret_types;
 
 /// Largest total size of an object's annotations (keys plus values), in bytes: 256 KiB.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
