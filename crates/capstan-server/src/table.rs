@@ -311,15 +311,10 @@ pub fn table_for(info: &ResourceInfo, objects: &[&Value], resource_version: &str
     finish_table(defs, rows, resource_version)
 }
 
-/// The value at a simple JSONPath (`.spec.message`, also written `{.spec.message}`), or `None`.
+/// The value at a printer column's JSONPath (`.spec.message`, also written `{.spec.message}`; indexes,
+/// quoted keys and filters as [`jsonpath`] describes), or `None`.
 pub fn simple_json_path<'a>(o: &'a Value, path: &str) -> Option<&'a Value> {
-    let p = path.trim();
-    let p = p.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(p);
-    let mut cur = o;
-    for seg in p.trim_start_matches('.').split('.').filter(|s| !s.is_empty()) {
-        cur = cur.get(seg)?;
-    }
-    (!cur.is_null()).then_some(cur)
+    jsonpath::first_match(o, path)
 }
 
 /// One printer-column cell: dates as an age, scalars as they are, anything else as JSON text;
@@ -526,6 +521,8 @@ pub fn human_duration(d: Duration) -> String {
         format!("{}y", days / 365)
     }
 }
+
+pub mod jsonpath;
 
 #[cfg(test)]
 mod tests;
