@@ -207,6 +207,15 @@ fn typed_kubectl_commands_create_config_maps_secrets_and_services() {
         ]),
         "api 8080"
     );
+    c.ok(&["create", "service", "nodeport", "np", "--tcp=80:8080"]);
+    let svc = c.ok(&["get", "svc", "np", "--no-headers"]);
+    assert!(
+        svc.contains("NodePort") && svc.contains("80:3"),
+        "a node port in 30000-32767: {svc}"
+    );
+    c.ok(&["patch", "svc", "np", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    let port = c.ok(&["get", "svc", "np", "-o", "jsonpath={.spec.ports[0].nodePort}"]);
+    assert_eq!(port, "", "a ClusterIP Service has no node port");
     c.ok(&["create", "serviceaccount", "robot"]);
     c.ok(&["get", "sa", "robot"]);
     let info = c.ok(&["cluster-info"]);

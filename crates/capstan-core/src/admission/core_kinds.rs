@@ -320,6 +320,7 @@ pub fn validate_service(svc: &Service, old: Option<&Service>, errs: &mut Vec<Fie
         // A headless Service (`clusterIP: None`) may have no ports, as on Kubernetes.
         errs.push(FieldError::required("spec.ports", ""));
     }
+    super::node_ports::validate_node_ports(spec, errs);
     let mut names_seen = BTreeSet::new();
     let mut ports_seen = BTreeSet::new();
     for (i, port) in ports.iter().enumerate() {

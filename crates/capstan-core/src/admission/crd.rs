@@ -19,6 +19,10 @@ pub const SCOPES: [&str; 2] = ["Namespaced", "Cluster"];
 /// (the kind + `List`) when unset or empty.
 pub fn default_crd(crd: &mut CustomResourceDefinition) {
     let names = &mut crd.spec.names;
+    // Only a well-formed kind gives defaults: a bad one is reported as itself, not through them.
+    if !is_kind_name(&names.kind) {
+        return;
+    }
     if names.singular.as_deref().is_none_or(str::is_empty) && !names.kind.is_empty() {
         names.singular = Some(names.kind.to_lowercase());
     }
@@ -71,6 +75,20 @@ pub fn validate_crd(
     }
     if n.kind.is_empty() {
         errs.push(FieldError::required("spec.names.kind", ""));
+    }
+    for (field, value) in [
+        ("spec.names.kind", Some(n.kind.as_str())),
+        ("spec.names.listKind", n.list_kind.as_deref()),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty())
+            && !is_kind_name(value)
+        {
+            errs.push(FieldError::invalid(
+                field,
+                value,
+                "may have mixed case, but should otherwise match: [a-z]([-a-z0-9]*[a-z0-9])?",
+            ));
+        }
     }
     if n.list_kind.as_deref().is_some_and(|l| !l.is_empty() && l == n.kind) {
         errs.push(FieldError::invalid(
@@ -143,6 +161,11 @@ pub fn storage_version(crd: &CustomResourceDefinition) -> Option<&str> {
         (Some(v), None) => Some(v.name.as_str()),
         _ => None,
     }
+}
+
+/// Whether `kind` is a DNS-1035 label once lower-cased (Kubernetes' rule for CRD kinds).
+fn is_kind_name(kind: &str) -> bool {
+    super::core_kinds::dns1035_label_problem(&kind.to_ascii_lowercase()).is_none()
 }
 
 #[cfg(test)]
@@ -281,5 +304,23 @@ mod tests {
         );
         let kind_changed = crd(|v| v["spec"]["names"]["kind"] = json!("Hello"));
         assert!(errors(&kind_changed, Some(&old)).is_empty());
+    }
+
+    #[test]
+    fn kind_and_list_kind_are_mixed_case_dns_labels_and_a_bad_kind_gives_no_defaults() {
+        let mut c = crd(|v| {
+            v["spec"]["names"]["kind"] = json!("Pod Thing");
+            v["spec"]["names"]["listKind"] = json!("Pod_List");
+        });
+        default_crd(&mut c);
+        let e = errors(&c, None);
+        assert!(e.contains(&"spec.names.kind".to_owned()), "{e:?}");
+        assert!(e.contains(&"spec.names.listKind".to_owned()), "{e:?}");
+        assert!(
+            !e.contains(&"spec.names.singular".to_owned()),
+            "no error about a defaulted field: {e:?}"
+        );
+        let c = crd(|v| v["spec"]["names"]["kind"] = json!("GreetingV2"));
+        assert!(errors(&c, None).is_empty());
     }
 }

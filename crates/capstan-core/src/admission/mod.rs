@@ -48,6 +48,7 @@ pub mod core_kinds;
 pub mod crd;
 pub mod defaults;
 pub mod names;
+pub mod node_ports;
 mod pod;
 pub mod rbac;
 mod secret_types;
@@ -319,6 +320,7 @@ pub fn admit(new: &mut Object, old: Option<&Object>) -> Result<(), Invalid> {
             _ => None,
         };
         core_kinds::default_service(svc, old_svc);
+        node_ports::default_node_ports(svc, old_svc);
     }
     validate(new, old)
 }
