@@ -26,14 +26,9 @@ async fn custom_kinds(store: &dyn Store) -> anyhow::Result<Vec<CustomKind>> {
 }
 
 fn kinds_of(crd: &Value) -> Vec<CustomKind> {
-    let spec = &crd["spec"];
-    let names = &spec["names"];
-    let (Some(group), Some(kind), Some(plural)) =
-        (spec["group"].as_str(), names["kind"].as_str(), names["plural"].as_str())
-    else {
-        return Vec::new();
-    };
-    let mut typed: Vec<String> = vec![plural.to_owned(), kind.to_ascii_lowercase()];
+    let names = &crd["spec"]["names"];
+    let mut typed: Vec<String> = names["plural"].as_str().map(str::to_owned).into_iter().collect();
+    typed.extend(names["kind"].as_str().map(str::to_ascii_lowercase));
     typed.extend(names["singular"].as_str().map(str::to_owned));
     typed.extend(
         names["shortNames"]
@@ -42,17 +37,12 @@ fn kinds_of(crd: &Value) -> Vec<CustomKind> {
             .flatten()
             .filter_map(|s| s.as_str().map(str::to_owned)),
     );
-    let namespaced = spec["scope"].as_str() == Some("Namespaced");
-    spec["versions"]
-        .as_array()
+    capstan_core::custom_kinds(crd)
         .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            Some(CustomKind {
-                type_key: TypeKey::new(group, v["name"].as_str()?, kind, plural, namespaced),
-                names: typed.clone(),
-                storage: v["storage"].as_bool().unwrap_or(false),
-            })
+        .map(|k| CustomKind {
+            type_key: k.type_key,
+            names: typed.clone(),
+            storage: k.storage,
         })
         .collect()
 }

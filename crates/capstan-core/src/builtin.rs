@@ -201,6 +201,43 @@ pub fn builtin_type(api_version: &str, kind: &str) -> Option<TypeKey> {
         .find(|t| t.kind == kind && t.api_version() == api_version)
 }
 
+/// One kind a CustomResourceDefinition defines: one per version it lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomKind {
+    /// The kind at this version (namespaced as the CRD's scope says).
+    pub type_key: TypeKey,
+    /// This is the CRD's storage version.
+    pub storage: bool,
+    /// This version is served.
+    pub served: bool,
+}
+
+/// The kinds a CustomResourceDefinition, given as stored JSON, defines: one per version, in the
+/// CRD's order. A CRD missing its group, kind or plural defines none.
+pub fn custom_kinds(crd: &serde_json::Value) -> Vec<CustomKind> {
+    let spec = &crd["spec"];
+    let (Some(group), Some(kind), Some(plural)) = (
+        spec["group"].as_str(),
+        spec["names"]["kind"].as_str(),
+        spec["names"]["plural"].as_str(),
+    ) else {
+        return Vec::new();
+    };
+    let namespaced = spec["scope"].as_str() == Some("Namespaced");
+    spec["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some(CustomKind {
+                type_key: TypeKey::new(group, v["name"].as_str()?, kind, plural, namespaced),
+                storage: v["storage"].as_bool().unwrap_or(false),
+                served: v["served"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +266,23 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_crd_defines_one_kind_per_version_with_its_scope() {
+        let crd = serde_json::json!({"spec": {"group": "example.com", "scope": "Cluster",
+            "names": {"kind": "Greeting", "plural": "greetings"},
+            "versions": [{"name": "v1", "served": true, "storage": false},
+                         {"name": "v2", "served": false, "storage": true}]}});
+        let kinds = custom_kinds(&crd);
+        assert_eq!(kinds.len(), 2);
+        assert!(
+            kinds
+                .iter()
+                .all(|k| !k.type_key.namespaced && k.type_key.plural == "greetings")
+        );
+        assert_eq!((kinds[0].served, kinds[0].storage), (true, false));
+        assert_eq!((kinds[1].type_key.version.as_str(), kinds[1].storage), ("v2", true));
+        assert!(custom_kinds(&serde_json::json!({"spec": {}})).is_empty());
     }
 }

@@ -50,7 +50,7 @@ pub mod selector;
 pub mod validation;
 
 pub use admission::{AdmissionError, admit, admit_json, validate, validate_metadata, validate_status};
-pub use builtin::{Object, builtin_type, builtin_types};
+pub use builtin::{CustomKind, Object, builtin_type, builtin_types, custom_kinds};
 pub use fields::{FieldSelector, FieldSelectorError};
 pub use manifest::{Document, ManifestError, parse_documents, parse_manifest_bytes, parse_manifests};
 pub use resource::{ObjectKey, Resource, TypeKey};

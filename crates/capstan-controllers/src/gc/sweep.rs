@@ -211,26 +211,6 @@ pub fn plan(objects: &[Swept], known: &BTreeSet<(String, String)>) -> Vec<SweepA
     actions
 }
 
-/// The kinds one CustomResourceDefinition (as JSON) defines, one per version.
-fn kinds_of_crd(crd: &Value) -> Vec<TypeKey> {
-    let spec = &crd["spec"];
-    let (Some(group), Some(kind), Some(plural)) = (
-        spec["group"].as_str(),
-        spec["names"]["kind"].as_str(),
-        spec["names"]["plural"].as_str(),
-    ) else {
-        return Vec::new();
-    };
-    let namespaced = spec["scope"].as_str() == Some("Namespaced");
-    spec["versions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["name"].as_str())
-        .map(|version| TypeKey::new(group, version, kind, plural, namespaced))
-        .collect()
-}
-
 /// The periodic collector for the kinds the typed collectors do not follow (see the module doc).
 #[derive(Clone, Debug, Default)]
 pub struct GarbageSweeper;
@@ -243,7 +223,12 @@ impl GarbageSweeper {
             .await?;
         let kinds: Vec<TypeKey> = builtin_types()
             .into_iter()
-            .chain(crds.items.iter().flat_map(|c| kinds_of_crd(c.json())))
+            .chain(
+                crds.items
+                    .iter()
+                    .flat_map(|c| capstan_core::custom_kinds(c.json()))
+                    .map(|k| k.type_key),
+            )
             .collect();
         let known = kinds.iter().map(|t| (t.group.clone(), t.kind.clone())).collect();
         let mut swept = Vec::new();
@@ -505,17 +490,5 @@ mod tests {
                 finalizer: ORPHAN_FINALIZER
             }]
         );
-    }
-
-    #[test]
-    fn crds_define_one_kind_per_version_with_their_scope() {
-        let crd = json!({"spec": {"group": "example.com", "scope": "Cluster",
-            "names": {"kind": "Greeting", "plural": "greetings"},
-            "versions": [{"name": "v1"}, {"name": "v2"}]}});
-        let kinds = kinds_of_crd(&crd);
-        assert_eq!(kinds.len(), 2);
-        assert!(kinds.iter().all(|k| !k.namespaced && k.plural == "greetings"));
-        assert_eq!(kinds[1].version, "v2");
-        assert!(kinds_of_crd(&json!({"spec": {}})).is_empty());
     }
 }

@@ -130,29 +130,13 @@ async fn custom_kinds(store: &dyn Store) -> Result<Vec<TypeKey>, StoreError> {
     let crds = store
         .list(&CustomResourceDefinition::type_key(), &ListParams::default())
         .await?;
-    Ok(crds.items.iter().flat_map(|crd| kinds_of_crd(crd.json())).collect())
-}
-
-/// The namespaced kinds one CustomResourceDefinition (as JSON) defines, one per version.
-fn kinds_of_crd(crd: &Value) -> Vec<TypeKey> {
-    let spec = &crd["spec"];
-    let (Some(group), Some(kind), Some(plural)) = (
-        spec["group"].as_str(),
-        spec["names"]["kind"].as_str(),
-        spec["names"]["plural"].as_str(),
-    ) else {
-        return Vec::new();
-    };
-    if spec["scope"].as_str() != Some("Namespaced") {
-        return Vec::new();
-    }
-    spec["versions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["name"].as_str())
-        .map(|version| TypeKey::new(group, version, kind, plural, true))
-        .collect()
+    Ok(crds
+        .items
+        .iter()
+        .flat_map(|crd| capstan_core::custom_kinds(crd.json()))
+        .map(|k| k.type_key)
+        .filter(|t| t.namespaced)
+        .collect())
 }
 
 fn is_deleting(object: &Value) -> bool {
