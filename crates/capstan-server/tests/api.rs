@@ -471,6 +471,8 @@ async fn unsupported_field_labels_are_400_and_supported_ones_filter() {
         "/api/v1/namespaces/default/pods?fieldSelector=metadata.nmae%3Dp",
         "/api/v1/pods?fieldSelector=foo%3Dbar&watch=1",
         "/apis/apps/v1/deployments?fieldSelector=status.phase%3DRunning",
+        "/api/v1/namespaces/default/configmaps?fieldSelector=data.a%3D1",
+        "/api/v1/services?fieldSelector=spec.selector%3Dx",
     ] {
         let (code, st) = call(&s, Method::GET, path, None).await;
         assert_eq!(code, 400, "{path}: {st}");

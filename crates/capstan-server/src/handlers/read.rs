@@ -50,10 +50,11 @@ pub(crate) fn selectors(req: &ApiRequest) -> Result<(LabelSelector, FieldSelecto
     Ok((labels, fields))
 }
 
-/// The field labels a built-in kind can be selected by besides `metadata.name` and
-/// `metadata.namespace` (Kubernetes' field label conversions); `None` for kinds this table does not know.
-fn extra_field_labels(t: &TypeKey) -> Option<&'static [&'static str]> {
-    Some(match (t.group.as_str(), t.kind.as_str()) {
+/// The field labels a kind can be selected by besides `metadata.name` and `metadata.namespace`
+/// (Kubernetes' field label conversions). Custom kinds have none, as in Kubernetes without
+/// `selectableFields`.
+fn extra_field_labels(t: &TypeKey) -> &'static [&'static str] {
+    match (t.group.as_str(), t.kind.as_str()) {
         ("", "Pod") => &[
             "spec.nodeName",
             "spec.restartPolicy",
@@ -80,26 +81,26 @@ fn extra_field_labels(t: &TypeKey) -> Option<&'static [&'static str]> {
         ("", "Namespace") => &["status.phase"],
         ("", "Node") => &["spec.unschedulable"],
         ("apps", "ReplicaSet") => &["status.replicas"],
-        ("apps", "Deployment") | ("coordination.k8s.io", "Lease") => &[],
-        _ => return None,
-    })
+        ("", "Secret") => &["type"],
+        ("", "Service") => &["spec.clusterIP", "spec.type"],
+        _ => &[],
+    }
 }
 
 /// Label and field selectors from the query, refusing field labels the kind cannot be selected by
 /// (400, as Kubernetes: a misspelt field would otherwise silently match nothing).
 pub(crate) fn kind_selectors(t: &TypeKey, req: &ApiRequest) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let (labels, fields) = selectors(req)?;
-    if let Some(extra) = extra_field_labels(t) {
-        for r in &fields.requirements {
-            let f = r.field.as_str();
-            if f != "metadata.name" && f != "metadata.namespace" && !extra.contains(&f) {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {f} (fields of {}: metadata.name, metadata.namespace{}{})",
-                    t.plural,
-                    if extra.is_empty() { "" } else { ", " },
-                    extra.join(", ")
-                )));
-            }
+    let extra = extra_field_labels(t);
+    for r in &fields.requirements {
+        let f = r.field.as_str();
+        if f != "metadata.name" && f != "metadata.namespace" && !extra.contains(&f) {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {f} (fields of {}: metadata.name, metadata.namespace{}{})",
+                t.plural,
+                if extra.is_empty() { "" } else { ", " },
+                extra.join(", ")
+            )));
         }
     }
     Ok((labels, fields))
