@@ -9,6 +9,7 @@ use capstan_server::patch::{PatchKind, apply, json::parse_pointer};
 use capstan_server::proto::decode_object;
 use capstan_server::router::route;
 use capstan_server::table::human_duration;
+use capstan_server::table::jsonpath::first_match;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -59,6 +60,29 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
+    #[test]
+    fn printer_column_json_paths_never_panic(path in "[.\\[\\]?()@=!'\"*a-z0-9\\\\-]{0,80}") {
+        let object: Value = serde_json::json!({
+            "metadata": {"name": "x", "labels": {"a.b/c": "d"}},
+            "spec": {"items": [{"name": "a"}, {"name": "b", "n": [1, 2]}], "a": {"b": null}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        let _ = first_match(&object, &path);
+    }
+
+    #[test]
+    fn assembled_json_paths_never_panic(pieces in prop::collection::vec(prop_oneof![
+        Just(".spec"), Just(".items"), Just(".status.conditions"), Just("[0]"), Just("[-1]"), Just("[7]"),
+        Just("[*]"), Just("[?(@.type==\"Ready\")]"), Just("[?(@.n)]"), Just("[?(@"), Just("['a.b/c']"),
+        Just(".labels.a\\.b/c"), Just("\\."), Just("["), Just("]"), Just("."), Just(".metadata"),
+    ], 0..14)) {
+        let object: Value = serde_json::json!({
+            "metadata": {"name": "x", "labels": {"a.b/c": "d"}},
+            "spec": {"items": [{"name": "a"}, {"name": "b", "n": [1, 2]}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        let _ = first_match(&object, &pieces.concat());
+    }
     #[test]
     fn protobuf_bodies_decode_or_fail_without_panicking(tail in prop::collection::vec(any::<u8>(), 0..96)) {
         let mut body = b"k8s\0".to_vec();
