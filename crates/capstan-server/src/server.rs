@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use capstan_store::Store;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Body as HttpBody;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -160,20 +160,10 @@ impl ApiServer {
                 return error_response(&ApiError::unauthorized());
             }
         }
-        if let Some(len) = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-            && len > self.config.body_limit
-        {
-            return error_response(&ApiError::too_large(self.config.body_limit));
-        }
-        let bytes = match Limited::new(body, self.config.body_limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                    return error_response(&ApiError::too_large(self.config.body_limit));
-                }
+        let bytes = match read_body(body, self.config.body_limit).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::TooLarge) => return error_response(&ApiError::too_large(self.config.body_limit)),
+            Err(BodyError::Read(e)) => {
                 return error_response(&ApiError::bad_request(format!("could not read the request body: {e}")));
             }
         };
@@ -325,4 +315,45 @@ impl ApiServer {
             _ = tokio::time::sleep(Duration::from_secs(5)) => tracing::info!("closing connections still open after 5s"),
         }
     }
+}
+
+/// How much of an oversized body is read and thrown away before the 413 goes out. A client that
+/// writes its whole body before reading the answer (most do over HTTP/1.1) then reads the 413
+/// instead of finding the connection closed under it; past this, the connection is closed.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// Larger than the limit.
+    TooLarge,
+    /// The connection failed while reading.
+    Read(String),
+}
+
+/// Reads a request body of at most `limit` bytes. A larger one is drained (up to [`DRAIN_LIMIT`])
+/// and refused.
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.into().to_string()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen = seen.saturating_add(data.len());
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        tracing::debug!(bytes = seen, limit, "request body over the limit");
+        return Err(BodyError::TooLarge);
+    }
+    Ok(buf.freeze())
 }
