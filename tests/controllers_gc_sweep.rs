@@ -170,3 +170,75 @@ async fn children_of_a_deleted_custom_resource_are_collected_as_kubernetes_would
     assert!(exists(&store, &deployments(), "or-app").await);
     c.stop().await;
 }
+
+/// A ConfigMap owned by the Deployment `owner`.
+async fn config_map_owned_by(store: &Arc<dyn Store>, owner: &str, name: &str) {
+    let d = store
+        .get(&deployments(), &ObjectKey::new("default", owner))
+        .await
+        .expect("owner");
+    let refs = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": owner,
+        "uid": d.meta_str("uid").expect("uid"), "controller": false, "blockOwnerDeletion": true}]);
+    store
+        .create(
+            &config_maps(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "default", "ownerReferences": refs}}),
+        )
+        .await
+        .expect("create config map");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deployments_config_maps_are_released_by_orphan_and_waited_for_by_foreground() {
+    let c = Cluster::start().await;
+    let store = c.store.clone();
+    define_greetings(&store).await;
+    for name in ["kept", "waited"] {
+        store
+            .create(&deployments(), deployment(name, 1, "nginx:1", json!({})))
+            .await
+            .expect("create deployment");
+        config_map_owned_by(&store, name, &format!("{name}-settings")).await;
+    }
+
+    store
+        .delete(
+            &deployments(),
+            &ObjectKey::new("default", "kept"),
+            &delete_with(PropagationPolicy::Orphan),
+        )
+        .await
+        .expect("delete");
+    eventually("orphan: the deployment goes", async || {
+        !exists(&store, &deployments(), "kept").await
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let settings = store
+        .get(&config_maps(), &ObjectKey::new("default", "kept-settings"))
+        .await
+        .expect("an orphaned config map stays");
+    assert!(
+        settings.json()["metadata"]["ownerReferences"].is_null(),
+        "{}",
+        settings.json()
+    );
+
+    store
+        .delete(
+            &deployments(),
+            &ObjectKey::new("default", "waited"),
+            &delete_with(PropagationPolicy::Foreground),
+        )
+        .await
+        .expect("delete");
+    eventually("foreground: the config map, then the deployment, go", async || {
+        let owner = exists(&store, &deployments(), "waited").await;
+        let dependent = exists(&store, &config_maps(), "waited-settings").await;
+        assert!(owner || !dependent, "the owner went before its dependent");
+        !owner && !dependent
+    })
+    .await;
+    c.stop().await;
+}

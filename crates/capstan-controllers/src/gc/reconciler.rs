@@ -10,7 +10,9 @@
 //!    are gone, confirm with a store read, then delete X (B.15); when only some are gone or waiting,
 //!    drop the references to them.
 //!
-//! Dependents are found through every cache's owner index. Each collector also watches the other two
+//! Dependents are found through every cache's owner index; dependents of the kinds only the sweep
+//! follows ([`super::sweep`]: ConfigMaps, custom resources, ...) are read from the store when an
+//! owner is deleted in foreground or with `orphan`, so they are waited for or released as well. Each collector also watches the other two
 //! kinds, so a dependent's change wakes its owners and an owner's change wakes its dependents.
 
 use std::marker::PhantomData;
@@ -27,7 +29,11 @@ use crate::gc::logic::{
     Dependent, FOREGROUND_FINALIZER, GcAction, ORPHAN_FINALIZER, OwnerState, Propagation, decide_dependent,
     foreground_plan, has_finalizer, orphan_plan, without_finalizer,
 };
+use crate::gc::sweep;
 use crate::writes::is_benign;
+
+/// How soon an owner waiting in foreground for dependents of untyped kinds looks again.
+const UNTYPED_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The kinds the collector knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -267,12 +273,16 @@ impl<K: Resource> Reconciler<K> for GarbageCollector<K> {
         let caches = Caches::of(ctx)?;
         let uid = meta.uid.clone().unwrap_or_default();
         if meta.deletion_timestamp.is_some() {
+            let ns = meta.namespace.clone().unwrap_or_default();
             if has_finalizer(&meta, ORPHAN_FINALIZER) {
                 let found = caches.found(&uid);
                 let metas: Vec<&ObjectMeta> = found.iter().map(|f| &f.meta).collect();
                 for (i, refs) in orphan_plan(&meta, &metas) {
                     set_owner_refs(ctx, found[i].kind, &found[i].meta, refs).await?;
                 }
+                // Dependents of the other kinds (ConfigMaps, custom resources, ...) are released too.
+                let untyped = sweep::untyped_dependents(ctx.store().as_ref(), &ns, &uid).await?;
+                sweep::release(ctx.store().as_ref(), &untyped, &uid).await?;
                 drop_finalizer(ctx, &meta, ORPHAN_FINALIZER).await?;
             } else if has_finalizer(&meta, FOREGROUND_FINALIZER) {
                 let found = caches.found(&uid);
@@ -288,6 +298,13 @@ impl<K: Resource> Reconciler<K> for GarbageCollector<K> {
                     delete_found(ctx, found[i].kind, &found[i].meta, p).await?;
                 }
                 if plan.remove_finalizer {
+                    // Dependents of the other kinds go first too; their deletion wakes nothing here,
+                    // so look again shortly.
+                    let untyped = sweep::untyped_dependents(ctx.store().as_ref(), &ns, &uid).await?;
+                    if !untyped.is_empty() {
+                        sweep::delete_dependents(ctx.store().as_ref(), &untyped).await?;
+                        return Ok(Action::requeue_after(UNTYPED_RECHECK));
+                    }
                     drop_finalizer(ctx, &meta, FOREGROUND_FINALIZER).await?;
                 }
             }

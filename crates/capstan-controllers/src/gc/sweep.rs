@@ -286,6 +286,45 @@ impl GarbageSweeper {
     }
 }
 
+/// The objects of the kinds the typed collectors do not follow, in namespace `ns`, that name `uid`
+/// as an owner: what a Deployment, ReplicaSet or Pod being deleted in foreground or with `orphan`
+/// must also wait for or release.
+pub(crate) async fn untyped_dependents(store: &dyn Store, ns: &str, uid: &str) -> Result<Vec<Swept>, StoreError> {
+    let (objects, _) = GarbageSweeper::gather(store, ns).await?;
+    Ok(objects
+        .into_iter()
+        .filter(|s| !is_typed(&s.type_key.group, &s.type_key.kind))
+        .filter(|s| owner_refs(&s.object).iter().any(|r| r["uid"].as_str() == Some(uid)))
+        .collect())
+}
+
+/// Removes the references to owner `uid` from `dependents` (guarded by their resourceVersions).
+pub(crate) async fn release(store: &dyn Store, dependents: &[Swept], uid: &str) -> Result<(), StoreError> {
+    for (index, s) in dependents.iter().enumerate() {
+        let refs = owner_refs(&s.object)
+            .iter()
+            .filter(|r| r["uid"].as_str() != Some(uid))
+            .cloned()
+            .collect();
+        GarbageSweeper::apply(store, dependents, &SweepAction::SetOwnerRefs { index, refs }).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the `dependents` that are not being deleted yet (Background).
+pub(crate) async fn delete_dependents(store: &dyn Store, dependents: &[Swept]) -> Result<(), StoreError> {
+    for (index, s) in dependents.iter().enumerate() {
+        if !is_deleting(&s.object) {
+            let action = SweepAction::Delete {
+                index,
+                propagation: PropagationPolicy::Background,
+            };
+            GarbageSweeper::apply(store, dependents, &action).await?;
+        }
+    }
+    Ok(())
+}
+
 fn object_key(o: &Value) -> capstan_core::ObjectKey {
     capstan_core::ObjectKey::new(
         o["metadata"]["namespace"].as_str().unwrap_or_default(),
