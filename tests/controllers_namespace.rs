@@ -190,3 +190,21 @@ async fn a_deleted_namespace_loses_its_custom_objects_and_config_maps_too() {
     assert_eq!(count::<k8s_openapi::api::core::v1::ConfigMap>(&c, TEAM).await, 0);
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_active_namespace_gets_a_default_service_account() {
+    let c = Cluster::start().await;
+    let namespaces: Api<Namespace> = Api::all(c.store.clone());
+    let team: Namespace = serde_json::from_value(json!({"metadata": {"name": "team-b"}})).expect("namespace");
+    namespaces.create(&team).await.expect("create namespace");
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(c.store.clone(), "team-b");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while accounts.get_opt("default").await.expect("get").is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no default service account in team-b"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.stop().await;
+}

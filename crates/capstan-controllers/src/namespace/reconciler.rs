@@ -2,7 +2,8 @@
 //! and then lets it go.
 //!
 //! # Expected flow of one sync of namespace N
-//! 1. N is gone, not being deleted, or no longer carries the `kubernetes` finalizer: done.
+//! 1. N is gone, not being deleted, or no longer carries the `kubernetes` finalizer: done (an active
+//!    N first gets its `default` ServiceAccount if it has none, as Kubernetes gives every namespace).
 //! 2. For every namespaced kind it knows (owners first, see [`deletion_order`]), list N's objects from
 //!    the store and delete each one not already being deleted, with Background propagation and a
 //!    uid precondition. Objects that stay (graceful pods, finalizers) are counted as leftovers.
@@ -21,8 +22,9 @@ use std::time::Duration;
 use capstan_core::{Resource, TypeKey};
 use capstan_runtime::{Action, Context, ReconcileError, ReconcileRequest, Reconciler};
 use capstan_store::{DeleteOutcome, DeleteParams, ListParams, Preconditions, PropagationPolicy, Store, StoreError};
-use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus};
+use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::namespace::logic::{
@@ -150,6 +152,35 @@ fn finalizers(object: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Creates the `default` ServiceAccount of an active namespace if it has none, as Kubernetes'
+/// service-account controller does (pods name it when they name no other).
+async fn ensure_default_service_account(ctx: &Context<Namespace>, ns: &str) -> Result<(), ReconcileError> {
+    let accounts = ctx.api::<ServiceAccount>(ns);
+    if accounts.get_opt(DEFAULT_SERVICE_ACCOUNT).await?.is_some() {
+        return Ok(());
+    }
+    let account = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(DEFAULT_SERVICE_ACCOUNT.into()),
+            namespace: Some(ns.into()),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    };
+    match accounts.create(&account).await {
+        Ok(_) => {
+            tracing::debug!(namespace = ns, "created the default service account");
+            Ok(())
+        }
+        // Raced with another writer, or the namespace started terminating meanwhile.
+        Err(StoreError::AlreadyExists { .. } | StoreError::NamespaceTerminating { .. }) => Ok(()),
+        Err(e) => Err(ReconcileError::new(e)),
+    }
+}
+
+/// The ServiceAccount every active namespace has.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+
 /// Why a pass could not empty the namespace (its deletes failed).
 #[derive(Debug, thiserror::Error)]
 #[error("namespace {namespace}: deleting its content failed: {failures}")]
@@ -165,6 +196,9 @@ impl Reconciler<Namespace> for NamespaceReconciler {
             return Ok(Action::done());
         };
         if !needs_emptying(&ns) {
+            if ns.metadata.deletion_timestamp.is_none() {
+                ensure_default_service_account(ctx, req.name()).await?;
+            }
             return Ok(Action::done());
         }
         let name = req.name();
