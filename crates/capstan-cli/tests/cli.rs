@@ -208,19 +208,12 @@ fn capstan_cli_manages_custom_resources_of_applied_crds() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let example = |name: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples")
-            .join(name)
-            .display()
-            .to_string()
-    };
-    let err = one_line_error(&c.capstan(&["apply", "-f", &example("greeting.yaml")]));
+    let err = one_line_error(&c.capstan(&["apply", "-f", &common::example("greeting.yaml")]));
     assert!(err.contains("CustomResourceDefinition"), "{err}");
-    let crds = stdout(c.capstan(&["apply", "-f", &example("greeting-crd.yaml")]));
+    let crds = stdout(c.capstan(&["apply", "-f", &common::example("greeting-crd.yaml")]));
     assert!(crds.contains("greetings.example.com created"), "{crds}");
     assert_eq!(
-        stdout(c.capstan(&["apply", "-f", &example("greeting.yaml")])),
+        stdout(c.capstan(&["apply", "-f", &common::example("greeting.yaml")])),
         "greeting.example.com/hello created\n"
     );
     let table = stdout(c.capstan(&["get", "greetings"]));

@@ -5,106 +5,53 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use common::{KUBECTL, Running, kubectl_at};
+use common::Cluster;
 
-/// A running `capstan up` and its data directory.
-struct Cluster {
-    _process: Running,
-    dir: tempfile::TempDir,
+/// `(pod, phase, node)` of every my-app pod that is not terminating.
+fn my_app_pods(c: &Cluster) -> Vec<(String, String, String)> {
+    let out = c.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=my-app",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                [name, phase, node] => Some((name.to_string(), phase.to_string(), node.to_string())),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
-impl Cluster {
-    fn start() -> Self {
-        assert!(
-            Path::new(KUBECTL).exists(),
-            "these tests drive the real kubectl at {KUBECTL}"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let process = common::up(dir.path(), &["--in-memory"]);
-        let c = Self { _process: process, dir };
-        let kubeconfig = c.kubeconfig();
-        common::poll(
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-            "capstan up did not become ready",
-            || {
-                (kubeconfig.exists() && kubectl_at(&kubeconfig, &["get", "--raw", "/readyz"]).status.success())
-                    .then_some(())
-            },
-        );
-        c
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig.yaml")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        kubectl_at(&self.kubeconfig(), args)
-    }
-
-    /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        if !out.status.success() {
-            let state = self.kubectl(&["get", "nodes,pods", "-o", "wide"]);
-            panic!(
-                "kubectl {args:?} failed: {}\ncluster state:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&state.stdout)
-            );
-        }
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `(pod, phase, node)` of every my-app pod that is not terminating.
-    fn my_app_pods(&self) -> Vec<(String, String, String)> {
-        let out = self.ok(&[
-            "get",
-            "pods",
-            "-l",
-            "app=my-app",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
-        ]);
-        out.lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                match f.as_slice() {
-                    [name, phase, node] => Some((name.to_string(), phase.to_string(), node.to_string())),
-                    _ => None,
-                }
-            })
-            .collect()
-    }
-
-    /// Polls until `replicas` my-app pods run, none of them on `not_on`; returns them.
-    fn wait_running(&self, replicas: usize, not_on: Option<&str>) -> Vec<(String, String, String)> {
-        common::poll(
-            Duration::from_secs(60),
-            Duration::from_millis(200),
-            &format!("{replicas} my-app pods did not run (not on {not_on:?})"),
-            || {
-                let pods = self.my_app_pods();
-                let all_running = pods.len() == replicas && pods.iter().all(|(_, phase, _)| phase == "Running");
-                let placed = not_on.is_none_or(|n| pods.iter().all(|(_, _, node)| node != n));
-                (all_running && placed).then_some(pods)
-            },
-        )
-    }
+/// Polls until `replicas` my-app pods run, none of them on `not_on`; returns them.
+fn wait_running(c: &Cluster, replicas: usize, not_on: Option<&str>) -> Vec<(String, String, String)> {
+    common::poll(
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        &format!("{replicas} my-app pods did not run (not on {not_on:?})"),
+        || {
+            let pods = my_app_pods(c);
+            let all_running = pods.len() == replicas && pods.iter().all(|(_, phase, _)| phase == "Running");
+            let placed = not_on.is_none_or(|n| pods.iter().all(|(_, _, node)| node != n));
+            (all_running && placed).then_some(pods)
+        },
+    )
 }
 
 #[test]
 fn kubectl_drain_evicts_the_nodes_pods_which_come_back_elsewhere_and_uncordon_reopens_it() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     let f = c.dir.path().join("my-app.yaml");
     std::fs::write(&f, common::my_app(3)).expect("write manifest");
     c.ok(&["apply", "-f", &f.display().to_string()]);
-    let before = c.wait_running(3, None);
+    let before = wait_running(&c, 3, None);
     let drained = "capstan-node-2";
     let victims: Vec<&String> = before
         .iter()
@@ -127,7 +74,7 @@ fn kubectl_drain_evicts_the_nodes_pods_which_come_back_elsewhere_and_uncordon_re
     let node = c.ok(&["get", "node", drained]);
     assert!(node.contains("SchedulingDisabled"), "{node}");
 
-    let after = c.wait_running(3, Some(drained));
+    let after = wait_running(&c, 3, Some(drained));
     for v in &victims {
         assert!(
             after.iter().all(|(name, _, _)| name != *v),
@@ -147,14 +94,14 @@ fn kubectl_drain_evicts_the_nodes_pods_which_come_back_elsewhere_and_uncordon_re
 
 #[test]
 fn new_pods_avoid_cordoned_nodes_and_wait_pending_while_every_node_is_cordoned() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     for node in ["capstan-node-1", "capstan-node-2"] {
         c.ok(&["cordon", node]);
     }
     let f = c.dir.path().join("my-app.yaml");
     std::fs::write(&f, common::my_app(4)).expect("write manifest");
     c.ok(&["apply", "-f", &f.display().to_string()]);
-    let pods = c.wait_running(4, None);
+    let pods = wait_running(&c, 4, None);
     assert!(
         pods.iter().all(|(_, _, node)| node == "capstan-node-3"),
         "pods on cordoned nodes: {pods:?}"
@@ -186,7 +133,7 @@ fn new_pods_avoid_cordoned_nodes_and_wait_pending_while_every_node_is_cordoned()
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(unbound(), 1, "a pod was placed on a cordoned node");
     c.ok(&["uncordon", "capstan-node-1"]);
-    let pods = c.wait_running(5, None);
+    let pods = wait_running(&c, 5, None);
     assert_eq!(
         pods.iter().filter(|(_, _, node)| node == "capstan-node-1").count(),
         1,
@@ -196,7 +143,7 @@ fn new_pods_avoid_cordoned_nodes_and_wait_pending_while_every_node_is_cordoned()
 
 #[test]
 fn kubectl_auth_can_i_answers_yes_for_the_admin_token() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     assert_eq!(c.ok(&["auth", "can-i", "create", "deployments"]).trim(), "yes");
     assert_eq!(
         c.ok(&["auth", "can-i", "delete", "pods", "-n", "kube-system"]).trim(),
@@ -208,7 +155,7 @@ fn kubectl_auth_can_i_answers_yes_for_the_admin_token() {
 
 #[test]
 fn kubectl_auth_whoami_names_the_kubeconfig_user_in_system_masters() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     let table = c.ok(&["auth", "whoami"]);
     assert!(table.contains("Username") && table.contains("capstan"), "{table}");
     let json: serde_json::Value = serde_json::from_str(&c.ok(&["auth", "whoami", "-o", "json"])).expect("whoami json");

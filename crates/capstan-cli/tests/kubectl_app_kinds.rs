@@ -4,69 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
-
-use common::{KUBECTL, Running, kubectl_at};
-
-/// A running `capstan up --in-memory` and its data directory.
-struct Cluster {
-    _process: Running,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        assert!(
-            Path::new(KUBECTL).exists(),
-            "these tests drive the real kubectl at {KUBECTL}"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let c = Self {
-            _process: common::up(dir.path(), &["--in-memory"]),
-            dir,
-        };
-        common::poll(
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-            "capstan up did not become ready",
-            || (c.kubeconfig().exists() && c.kubectl(&["get", "--raw", "/readyz"]).status.success()).then_some(()),
-        );
-        c
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig.yaml")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        kubectl_at(&self.kubeconfig(), args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(!out.status.success(), "kubectl {args:?} should have failed");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).expect("write manifest");
-        p.display().to_string()
-    }
-}
+use common::Cluster;
 
 const APP: &str = "\
 apiVersion: v1
@@ -109,7 +47,7 @@ spec:
 
 #[test]
 fn a_manifest_with_config_map_secret_service_and_service_account_applies_and_deletes() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     let app = c.write("app.yaml", APP);
     let out = c.ok(&["apply", "-f", &app]);
     for line in [
@@ -187,7 +125,7 @@ fn a_manifest_with_config_map_secret_service_and_service_account_applies_and_del
 
 #[test]
 fn typed_kubectl_commands_create_config_maps_secrets_and_services() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     c.ok(&["create", "configmap", "settings", "--from-literal=mode=fast"]);
     assert_eq!(c.ok(&["get", "cm", "settings", "-o", "jsonpath={.data.mode}"]), "fast");
     c.ok(&["create", "secret", "generic", "token", "--from-literal=value=abc"]);
@@ -224,7 +162,7 @@ fn typed_kubectl_commands_create_config_maps_secrets_and_services() {
 
 #[test]
 fn a_kind_the_server_does_not_serve_is_reported_as_kubernetes_reports_it() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     let pvc = c.write(
         "pvc.yaml",
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce]}\n",
@@ -283,7 +221,7 @@ subjects:
 
 #[test]
 fn an_operators_rbac_manifest_applies_and_typed_rbac_commands_work() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     let rbac = c.write("rbac.yaml", OPERATOR_RBAC);
     let out = c.ok(&["apply", "-f", &rbac]);
     for line in [

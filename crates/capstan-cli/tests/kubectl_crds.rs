@@ -5,79 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use common::{KUBECTL, Running, kubectl_at};
-
-/// A running `capstan up --in-memory` and its data directory.
-struct Cluster {
-    _process: Running,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        Self::start_with(&[])
-    }
-
-    /// `capstan up --in-memory` with more flags.
-    fn start_with(flags: &[&str]) -> Self {
-        assert!(
-            Path::new(KUBECTL).exists(),
-            "these tests drive the real kubectl at {KUBECTL}"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let flags: Vec<&str> = ["--in-memory"].iter().chain(flags).copied().collect();
-        let c = Self {
-            _process: common::up(dir.path(), &flags),
-            dir,
-        };
-        common::poll(
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-            "capstan up did not become ready",
-            || (c.kubeconfig().exists() && c.kubectl(&["get", "--raw", "/readyz"]).status.success()).then_some(()),
-        );
-        c
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig.yaml")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        kubectl_at(&self.kubeconfig(), args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            !out.status.success(),
-            "kubectl {args:?} should have failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).expect("write manifest");
-        p.display().to_string()
-    }
-}
+use common::Cluster;
 
 const CRD: &str = "\
 apiVersion: apiextensions.k8s.io/v1
@@ -126,7 +56,7 @@ spec: {{message: see-you}}
 
 #[test]
 fn kubectl_applies_a_crd_then_manages_its_custom_objects_and_deleting_the_crd_removes_them() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     let crd = c.write("crd.yaml", CRD);
     let out = c.ok(&["apply", "-f", &crd]);
     assert!(
@@ -255,15 +185,8 @@ fn kubectl_applies_a_crd_then_manages_its_custom_objects_and_deleting_the_crd_re
 
 #[test]
 fn the_example_crd_and_greeting_apply_with_kubectl_as_the_readme_says() {
-    let c = Cluster::start();
-    let example = |name: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples")
-            .join(name)
-            .display()
-            .to_string()
-    };
-    let crd = c.ok(&["apply", "-f", &example("greeting-crd.yaml")]);
+    let c = Cluster::start(&["--in-memory"]);
+    let crd = c.ok(&["apply", "-f", &common::example("greeting-crd.yaml")]);
     assert!(
         crd.contains("customresourcedefinition.apiextensions.k8s.io/greetings.example.com created"),
         "{crd}"
@@ -274,7 +197,7 @@ fn the_example_crd_and_greeting_apply_with_kubectl_as_the_readme_says() {
         "--timeout=20s",
         "crd/greetings.example.com",
     ]);
-    let greeting = c.ok(&["apply", "-f", &example("greeting.yaml")]);
+    let greeting = c.ok(&["apply", "-f", &common::example("greeting.yaml")]);
     assert!(greeting.contains("greeting.example.com/hello created"), "{greeting}");
     let table = c.ok(&["get", "greetings"]);
     assert!(
@@ -285,7 +208,7 @@ fn the_example_crd_and_greeting_apply_with_kubectl_as_the_readme_says() {
 
 #[test]
 fn the_system_namespaces_cannot_be_deleted_and_nodes_have_wide_columns() {
-    let c = Cluster::start();
+    let c = Cluster::start(&["--in-memory"]);
     for ns in ["default", "kube-system", "kube-public"] {
         let err = c.fails(&["delete", "namespace", ns]);
         assert!(
@@ -318,22 +241,15 @@ fn the_system_namespaces_cannot_be_deleted_and_nodes_have_wide_columns() {
 
 #[test]
 fn deleting_a_custom_resource_garbage_collects_what_it_owns() {
-    let c = Cluster::start();
-    let example = |name: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples")
-            .join(name)
-            .display()
-            .to_string()
-    };
-    c.ok(&["apply", "-f", &example("greeting-crd.yaml")]);
+    let c = Cluster::start(&["--in-memory"]);
+    c.ok(&["apply", "-f", &common::example("greeting-crd.yaml")]);
     c.ok(&[
         "wait",
         "--for=condition=Established",
         "--timeout=20s",
         "crd/greetings.example.com",
     ]);
-    c.ok(&["apply", "-f", &example("greeting.yaml")]);
+    c.ok(&["apply", "-f", &common::example("greeting.yaml")]);
     let uid = c.ok(&["get", "greeting", "hello", "-o", "jsonpath={.metadata.uid}"]);
     let child = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello-text\n  ownerReferences:\n  - apiVersion: example.com/v1\n    kind: Greeting\n    name: hello\n    uid: {uid}\n    controller: true\ndata: {{text: hi}}\n"
@@ -351,15 +267,8 @@ fn deleting_a_custom_resource_garbage_collects_what_it_owns() {
 
 #[test]
 fn capstan_up_applies_a_crd_and_its_objects_from_its_manifests() {
-    let example = |name: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples")
-            .join(name)
-            .display()
-            .to_string()
-    };
-    let (crd, greeting) = (example("greeting-crd.yaml"), example("greeting.yaml"));
-    let c = Cluster::start_with(&["-f", &crd, "-f", &greeting]);
+    let (crd, greeting) = (common::example("greeting-crd.yaml"), common::example("greeting.yaml"));
+    let c = Cluster::start(&["--in-memory", "-f", &crd, "-f", &greeting]);
     let table = common::poll(
         Duration::from_secs(20),
         Duration::from_millis(200),

@@ -170,3 +170,99 @@ pub fn run_while_starting(starting: &[&str], mut run: impl FnMut() -> Output) ->
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A running `capstan up` on a free port with its own data directory (removed on drop), as each
+/// kubectl test starts one. Its warnings and errors (`RUST_LOG=warn`) go to `warnings.log` there.
+#[allow(dead_code)]
+pub struct Cluster {
+    _process: Running,
+    /// The data directory (kubeconfig, store, `warnings.log`); also where tests write manifests.
+    pub dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Cluster {
+    /// Starts `capstan up` with `flags` (e.g. `--in-memory`, `-f FILE`) and waits until it is ready.
+    pub fn start(flags: &[&str]) -> Self {
+        assert!(
+            Path::new(KUBECTL).exists(),
+            "these tests drive the real kubectl at {KUBECTL}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = std::fs::File::create(dir.path().join("warnings.log")).expect("log file");
+        let process = Running(
+            up_command(dir.path(), free_port(), flags)
+                .stderr(log)
+                .spawn()
+                .expect("start capstan up"),
+        );
+        let c = Self { _process: process, dir };
+        poll(
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            "capstan up did not become ready",
+            || (c.kubeconfig().exists() && c.kubectl(&["get", "--raw", "/readyz"]).status.success()).then_some(()),
+        );
+        c
+    }
+
+    /// The kubeconfig `capstan up` wrote.
+    pub fn kubeconfig(&self) -> std::path::PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    /// Runs kubectl against the cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        kubectl_at(&self.kubeconfig(), args)
+    }
+
+    /// Runs kubectl and returns stdout; on a non-zero exit fails the test, showing what the cluster
+    /// holds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        if !out.status.success() {
+            let state = self.kubectl(&["get", "ns,nodes,deploy,rs,pods", "-A", "-o", "wide"]);
+            panic!(
+                "kubectl {args:?} failed: {}{}\ncluster:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&state.stdout),
+                String::from_utf8_lossy(&state.stderr)
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs kubectl expecting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should have failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Writes `text` to `name` in the data directory; returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write manifest");
+        p.display().to_string()
+    }
+
+    /// What `capstan up` logged at warning level or above so far.
+    pub fn warnings(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("warnings.log")).unwrap_or_default()
+    }
+}
+
+/// The path of `examples/<name>` in the repository.
+#[allow(dead_code)]
+pub fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
